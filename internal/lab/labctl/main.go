@@ -1,0 +1,50 @@
+// Command labctl boots and stops the lab: `labctl up` and `labctl down`.
+// Settings come from LAB_NODES (default 4), LAB_SUITE (default trixie),
+// LAB_DIR (default ./.lab) and LAB_CACHE (default /var/cache/erawan-lab).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/lab"
+)
+
+func main() {
+	if len(os.Args) != 2 || (os.Args[1] != "up" && os.Args[1] != "down") {
+		fmt.Fprintln(os.Stderr, "usage: labctl up|down")
+		os.Exit(2)
+	}
+	dir := os.Getenv("LAB_DIR")
+	if dir == "" {
+		dir = ".lab"
+	}
+	dir, _ = filepath.Abs(dir)
+	nodes := 0
+	if v := os.Getenv("LAB_NODES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "LAB_NODES=%q is not a number\n", v)
+			os.Exit(2)
+		}
+		nodes = n
+	}
+	opts := lab.Options{Nodes: nodes, Suite: os.Getenv("LAB_SUITE"), Dir: dir, CacheDir: os.Getenv("LAB_CACHE")}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if os.Args[1] == "up" {
+		_, err = lab.Up(ctx, opts)
+	} else {
+		err = lab.Down(opts)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lab:", err)
+		os.Exit(1)
+	}
+}
