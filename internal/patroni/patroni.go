@@ -41,6 +41,48 @@ type Cluster struct {
 	Scope   string
 	Paused  bool
 	Members []Member
+	// Version is the Patroni version of the member that answered (from
+	// GET /patroni); empty when unknown.
+	Version string
+}
+
+// Streaming reports whether member m replicates from the leader. Patroni
+// 3.0.4 and later report a streaming replica as "streaming" and use
+// "running" for one that is up but not (yet) streaming; older versions
+// report "running" for both, so there "running" counts. An unknown version
+// is treated like an old one.
+func (c *Cluster) Streaming(m Member) bool {
+	if m.Role == RoleLeader || m.Role == RoleStandbyLeader {
+		return false
+	}
+	if m.State == "streaming" {
+		return true
+	}
+	return m.State == "running" && !VersionAtLeast(c.Version, 3, 0, 4)
+}
+
+// VersionAtLeast compares a dotted version such as "4.0.7" with major.minor.patch.
+// An empty or unparsable version is never at least anything.
+func VersionAtLeast(v string, major, minor, patch int) bool {
+	parts := strings.SplitN(v, ".", 4)
+	if len(parts) < 2 {
+		return false
+	}
+	want := []int{major, minor, patch}
+	for i := 0; i < 3; i++ {
+		n := 0
+		if i < len(parts) {
+			digits := strings.TrimRightFunc(parts[i], func(r rune) bool { return r < '0' || r > '9' })
+			var err error
+			if n, err = strconv.Atoi(digits); err != nil {
+				return false
+			}
+		}
+		if n != want[i] {
+			return n > want[i]
+		}
+	}
+	return true
 }
 
 // Leader returns the member holding the leader lock, or nil.
@@ -76,15 +118,6 @@ func NormalizeRole(role string) string {
 	default:
 		return RoleReplica
 	}
-}
-
-// Streaming reports whether a replica is replicating: "streaming" on Patroni
-// ≥ 3.0.4, "running" on older versions (which do not report the WAL receiver).
-func (m Member) Streaming() bool {
-	if m.Role == RoleLeader || m.Role == RoleStandbyLeader {
-		return false
-	}
-	return m.State == "streaming" || m.State == "running"
 }
 
 // Running reports whether PostgreSQL on the member is up as far as Patroni knows.
@@ -168,13 +201,32 @@ type Client struct {
 	BaseURL string // for example http://10.0.0.11:8008
 }
 
-// Cluster calls GET /cluster.
+// Cluster calls GET /cluster, and GET /patroni for the answering member's
+// Patroni version (left empty if that call fails).
 func (c *Client) Cluster(ctx context.Context) (*Cluster, error) {
 	b, _, err := c.get(ctx, "/cluster")
 	if err != nil {
 		return nil, err
 	}
-	return ParseCluster(b)
+	cl, err := ParseCluster(b)
+	if err != nil {
+		return nil, err
+	}
+	if pb, _, err := c.get(ctx, "/patroni"); err == nil {
+		cl.Version = ParseVersion(pb)
+	}
+	return cl, nil
+}
+
+// ParseVersion returns patroni.version from the body of GET /patroni.
+func ParseVersion(b []byte) string {
+	var p struct {
+		Patroni struct {
+			Version string `json:"version"`
+		} `json:"patroni"`
+	}
+	_ = json.Unmarshal(b, &p)
+	return p.Patroni.Version
 }
 
 // Config calls GET /config and returns the dynamic configuration (from the DCS).

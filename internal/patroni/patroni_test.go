@@ -25,8 +25,9 @@ func TestParseClusterPatroni3(t *testing.T) {
 	if l := c.Leader(); l == nil || l.Name != "pg1" || l.Role != RoleLeader {
 		t.Fatalf("leader = %+v, want pg1 as leader", l)
 	}
+	c.Version = "3.0.2"
 	pg2 := c.Member("pg2")
-	if !pg2.Streaming() || pg2.LagBytes == nil || *pg2.LagBytes != 0 {
+	if !c.Streaming(*pg2) || pg2.LagBytes == nil || *pg2.LagBytes != 0 {
 		t.Fatalf("pg2 = %+v: want streaming with lag 0", pg2)
 	}
 	if pg3 := c.Member("pg3"); pg3.LagBytes != nil || pg3.Timeline != 0 {
@@ -45,12 +46,13 @@ func TestParseClusterPatroni4(t *testing.T) {
 	if l := c.Leader(); l == nil || l.Name != "pg1" || l.Timeline != 3 || *l.LagBytes != 0 {
 		t.Fatalf("leader = %+v", l)
 	}
+	c.Version = "4.0.7"
 	pg2 := c.Member("pg2")
-	if pg2.Role != RoleSyncStandby || !pg2.Streaming() || *pg2.LagBytes != 1024 || !pg2.PendingRestart {
+	if pg2.Role != RoleSyncStandby || !c.Streaming(*pg2) || *pg2.LagBytes != 1024 || !pg2.PendingRestart {
 		t.Fatalf("pg2 = %+v", pg2)
 	}
 	pg3 := c.Member("pg3")
-	if pg3.Streaming() || pg3.Running() {
+	if c.Streaming(*pg3) || pg3.Running() {
 		t.Fatalf("pg3 is stopped but reported streaming/running: %+v", pg3)
 	}
 }
@@ -81,5 +83,29 @@ func TestParametersFromConfig(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
+	}
+}
+
+// On Patroni 4, "running" for a replica means up but not streaming; on
+// 3.0.2 it is all Patroni says about a streaming replica.
+func TestStreamingDependsOnVersion(t *testing.T) {
+	m := Member{Name: "pg2", Role: RoleReplica, State: "running"}
+	for v, want := range map[string]bool{"3.0.2": true, "3.0.4": false, "4.0.7": false, "": true} {
+		c := &Cluster{Version: v}
+		if got := c.Streaming(m); got != want {
+			t.Errorf("Patroni %q: running replica streaming = %v, want %v", v, got, want)
+		}
+	}
+	if (&Cluster{Version: "4.0.7"}).Streaming(Member{Role: RoleLeader, State: "running"}) {
+		t.Error("a leader is never a streaming replica")
+	}
+}
+
+func TestParseVersion(t *testing.T) {
+	if v := ParseVersion([]byte(`{"state":"running","patroni":{"version":"4.0.7","scope":"demo","name":"pg1"}}`)); v != "4.0.7" {
+		t.Fatalf("version %q", v)
+	}
+	if !VersionAtLeast("3.0.4", 3, 0, 4) || VersionAtLeast("3.0.2", 3, 0, 4) || !VersionAtLeast("4.1", 3, 0, 4) || VersionAtLeast("", 1, 0, 0) {
+		t.Fatal("VersionAtLeast")
 	}
 }

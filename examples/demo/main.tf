@@ -1,0 +1,58 @@
+# The demo: a three-node PostgreSQL + Patroni + etcd cluster on the lab hosts,
+# and the health data source. `make demo` fills the variables from .lab/lab.json.
+terraform {
+  required_providers {
+    erawan = { source = "erawan-cluster/erawan" }
+  }
+}
+
+variable "ssh_private_key_file" { type = string }
+variable "known_hosts_file" { type = string }
+variable "hosts" {
+  type = list(object({ name = string, address = string }))
+}
+
+provider "erawan" {
+  ssh = {
+    user             = "root"
+    private_key_file = var.ssh_private_key_file
+    known_hosts_file = var.known_hosts_file
+  }
+}
+
+resource "erawan_patroni_cluster" "demo" {
+  name             = "demo"
+  postgres_version = 17
+  nodes = [for i, h in slice(var.hosts, 0, 3) : { name = "pg${i + 1}", address = h.address }]
+
+  allowed_cidrs       = ["10.231.0.0/24"]
+  parameters          = { max_connections = "200" }
+  database            = { name = "app", owner = "app" }
+  deletion_protection = false
+}
+
+data "erawan_patroni_cluster" "health" {
+  addresses  = [for n in erawan_patroni_cluster.demo.nodes : n.address]
+  depends_on = [erawan_patroni_cluster.demo]
+}
+
+output "leader" {
+  value = erawan_patroni_cluster.demo.leader
+}
+
+output "members" {
+  value = [for m in erawan_patroni_cluster.demo.members : "${m.name} ${m.address} ${m.role} ${m.state} lag=${coalesce(m.lag_bytes, -1)}"]
+}
+
+output "healthy" {
+  value = data.erawan_patroni_cluster.health.healthy
+}
+
+output "leader_address" {
+  value = one([for m in erawan_patroni_cluster.demo.members : m.address if m.role == "leader"])
+}
+
+output "superuser_password" {
+  value     = erawan_patroni_cluster.demo.superuser_password
+  sensitive = true
+}

@@ -1,0 +1,104 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"regexp"
+
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+var (
+	// clusterNameRE is the Patroni scope and the base of every file and unit name.
+	clusterNameRE = regexp.MustCompile(`^[a-z0-9_-]{1,63}$`)
+	// memberNameRE is a Patroni member and etcd member name.
+	memberNameRE = regexp.MustCompile(`^[a-z0-9_-]{1,63}$`)
+	// sqlIdentRE is a plain lower-case PostgreSQL identifier.
+	sqlIdentRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+)
+
+// uniqueNodesValidator checks that member names and addresses are unique, and
+// warns about two nodes (a two-member etcd has no fault tolerance).
+type uniqueNodesValidator struct{}
+
+func (uniqueNodesValidator) Description(context.Context) string {
+	return "member names and addresses must be unique"
+}
+func (v uniqueNodesValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (uniqueNodesValidator) ValidateList(ctx context.Context, req validator.ListRequest, resp *validator.ListResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	names, addrs := map[string]int{}, map[string]int{}
+	elems := req.ConfigValue.Elements()
+	for i, e := range elems {
+		obj, ok := e.(types.Object)
+		if !ok || obj.IsUnknown() || obj.IsNull() {
+			continue
+		}
+		at := obj.Attributes()
+		if n, ok := at["name"].(types.String); ok && !n.IsUnknown() && !n.IsNull() {
+			if j, dup := names[n.ValueString()]; dup {
+				resp.Diagnostics.AddAttributeError(req.Path.AtListIndex(i).AtName("name"), "Duplicate member name",
+					fmt.Sprintf("nodes[%d] and nodes[%d] are both named %q; member names must be unique.", j, i, n.ValueString()))
+			}
+			names[n.ValueString()] = i
+		}
+		if a, ok := at["address"].(types.String); ok && !a.IsUnknown() && !a.IsNull() {
+			if j, dup := addrs[a.ValueString()]; dup {
+				resp.Diagnostics.AddAttributeError(req.Path.AtListIndex(i).AtName("address"), "Duplicate node address",
+					fmt.Sprintf("nodes[%d] and nodes[%d] both have address %q; each member needs its own host.", j, i, a.ValueString()))
+			}
+			addrs[a.ValueString()] = i
+		}
+	}
+	if len(elems) == 2 {
+		resp.Diagnostics.AddAttributeWarning(req.Path, "Two nodes give no fault tolerance",
+			"A two-member etcd cluster loses quorum when either member fails, so Patroni cannot fail over. Use 1 node for a single instance or 3 or more (an odd number) for high availability.")
+	}
+}
+
+// cidrValidator checks that a string is an IP prefix such as 10.0.0.0/24.
+type cidrValidator struct{}
+
+func (cidrValidator) Description(context.Context) string { return "must be a CIDR such as 10.0.0.0/24" }
+func (v cidrValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (cidrValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := netip.ParsePrefix(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid CIDR",
+			fmt.Sprintf("%q is not a CIDR such as 10.0.0.0/24: %v", req.ConfigValue.ValueString(), err))
+	}
+}
+
+// parameterNamesValidator checks PostgreSQL parameter names, which are
+// rendered into patroni.yml and SQL.
+type parameterNamesValidator struct{}
+
+var paramNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_.]{0,62}$`)
+
+func (parameterNamesValidator) Description(context.Context) string {
+	return "parameter names are lower-case PostgreSQL GUC names"
+}
+func (v parameterNamesValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (parameterNamesValidator) ValidateMap(ctx context.Context, req validator.MapRequest, resp *validator.MapResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	for k := range req.ConfigValue.Elements() {
+		if !paramNameRE.MatchString(k) {
+			resp.Diagnostics.AddAttributeError(req.Path.AtMapKey(k), "Invalid PostgreSQL parameter name",
+				fmt.Sprintf("%q is not a PostgreSQL parameter name (lower-case letters, digits, _ and .).", k))
+		}
+	}
+}
+
