@@ -12,7 +12,6 @@ import (
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/provider"
 )
 
-//go:generate go run -C tools github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs generate --provider-dir .. --provider-name erawan
 
 var version = "dev"
 

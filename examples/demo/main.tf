@@ -6,24 +6,28 @@ terraform {
   }
 }
 
-variable "ssh_private_key_file" { type = string }
-variable "known_hosts_file" { type = string }
-variable "hosts" {
-  type = list(object({ name = string, address = string }))
+variable "lab_file" {
+  description = "Path of the lab's lab.json (written by make lab-up)."
+  type        = string
+  default     = "../../.lab/lab.json"
+}
+
+locals {
+  lab = jsondecode(file(var.lab_file))
 }
 
 provider "erawan" {
   ssh = {
-    user             = "root"
-    private_key_file = var.ssh_private_key_file
-    known_hosts_file = var.known_hosts_file
+    user             = local.lab.ssh_user
+    private_key_file = local.lab.ssh_private_key_file
+    known_hosts_file = local.lab.known_hosts_file
   }
 }
 
 resource "erawan_patroni_cluster" "demo" {
   name             = "demo"
   postgres_version = 17
-  nodes = [for i, h in slice(var.hosts, 0, 3) : { name = "pg${i + 1}", address = h.address }]
+  nodes            = [for i, h in slice(local.lab.hosts, 0, 3) : { name = "pg${i + 1}", address = h.address }]
 
   allowed_cidrs       = ["10.231.0.0/24"]
   parameters          = { max_connections = "200" }
@@ -41,7 +45,7 @@ output "leader" {
 }
 
 output "members" {
-  value = [for m in erawan_patroni_cluster.demo.members : "${m.name} ${m.address} ${m.role} ${m.state} lag=${coalesce(m.lag_bytes, -1)}"]
+  value = [for m in erawan_patroni_cluster.demo.members : "${m.name} ${m.address} ${m.role} ${m.state} lag_bytes=${m.lag_bytes == null ? "unknown" : m.lag_bytes}"]
 }
 
 output "healthy" {

@@ -158,4 +158,3 @@ func hostPortStr(a string, port int64) string {
 	}
 	return fmt.Sprintf("%s:%d", a, port)
 }
-

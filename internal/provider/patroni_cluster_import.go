@@ -119,4 +119,3 @@ func (r *patroniClusterResource) ImportState(ctx context.Context, req resource.I
 	resp.Diagnostics.Append(resp.State.Set(ctx, &st)...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, progressKey, createProgress{Done: true}.bytes())...)
 }
-

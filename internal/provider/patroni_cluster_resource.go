@@ -587,6 +587,13 @@ func (r *patroniClusterResource) Update(ctx context.Context, req resource.Update
 		return
 	}
 	progress := readProgress(ctx, req.Private)
+	if progress.Done && len(rotate) == 0 && len(readDrift(ctx, req.Private)) == 0 && sameSpec(oldSpec, newSpec) {
+		// Only Terraform-side settings changed (deletion_protection, timeouts,
+		// wo_version without a new value): nothing to do on the nodes.
+		plan.Members, plan.Leader = state.Members, state.Leader
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		return
+	}
 	var res runner.Result
 	var err error
 	if !progress.Done {
@@ -614,6 +621,13 @@ func (r *patroniClusterResource) Update(ctx context.Context, req resource.Update
 	resp.Diagnostics.Append(plan.setObserved(ctx, r.observe(ctx, newSpec, newSpec.Nodes), newSpec.Nodes, false)...)
 	resp.Diagnostics.Append(writeDrift(ctx, resp.Private, nil)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// sameSpec reports whether two specs would render the same playbook inputs.
+func sameSpec(a, b *pgcluster.Spec) bool {
+	va, err1 := json.Marshal(a.Marker())
+	vb, err2 := json.Marshal(b.Marker())
+	return err1 == nil && err2 == nil && string(va) == string(vb) && sameNodes(a.Nodes, b.Nodes) && a.Passwords == b.Passwords
 }
 
 // changeBetween computes member and configuration changes between two specs.
@@ -682,4 +696,3 @@ func (r *patroniClusterResource) Delete(ctx context.Context, req resource.Delete
 		runFailure(&resp.Diagnostics, "Delete", spec.Name, err)
 	}
 }
-

@@ -101,7 +101,7 @@ func (p *erawanProvider) Schema(_ context.Context, _ provider.SchemaRequest, res
 					"known_hosts_file": schema.StringAttribute{Optional: true,
 						MarkdownDescription: "known_hosts file that host keys are verified against. Default `~/.ssh/known_hosts`. Env: `ERAWAN_SSH_KNOWN_HOSTS_FILE`."},
 					"host_key_policy": schema.StringAttribute{Optional: true,
-						Validators: []validator.String{stringvalidator.OneOf(sshclient.PolicyStrict, sshclient.PolicyAcceptNew)},
+						Validators:          []validator.String{stringvalidator.OneOf(sshclient.PolicyStrict, sshclient.PolicyAcceptNew)},
 						MarkdownDescription: "`strict` (default): only hosts already in `known_hosts_file` are accepted. `accept-new`: keys of hosts seen for the first time are recorded there; a later mismatch is always an error naming the host and both fingerprints. Env: `ERAWAN_SSH_HOST_KEY_POLICY`."},
 					"bastion": schema.SingleNestedAttribute{Optional: true,
 						MarkdownDescription: "Optional jump host. Its host key is verified against the same `known_hosts_file`.",

@@ -26,7 +26,9 @@ type uniqueNodesValidator struct{}
 func (uniqueNodesValidator) Description(context.Context) string {
 	return "member names and addresses must be unique"
 }
-func (v uniqueNodesValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v uniqueNodesValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 
 func (uniqueNodesValidator) ValidateList(ctx context.Context, req validator.ListRequest, resp *validator.ListResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
@@ -101,4 +103,3 @@ func (parameterNamesValidator) ValidateMap(ctx context.Context, req validator.Ma
 		}
 	}
 }
-

@@ -1,0 +1,333 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/lab"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
+)
+
+var protoV6 = map[string]func() (tfprotov6.ProviderServer, error){
+	"erawan": providerserver.NewProtocol6WithError(New("test")()),
+}
+
+const accRes = "erawan_patroni_cluster.acc"
+
+// loadLab reads the lab written by `make lab-up`.
+func loadLab(t *testing.T) *lab.File {
+	t.Helper()
+	p := os.Getenv("ERAWAN_LAB_JSON")
+	if p == "" {
+		p = "../../.lab/lab.json"
+	}
+	l, err := lab.Load(p)
+	if err != nil {
+		t.Fatalf("the acceptance tests need the lab: run `make lab-up` (%v)", err)
+	}
+	if len(l.Hosts) < 3 {
+		t.Fatalf("the lab has %d hosts; these tests need 3", len(l.Hosts))
+	}
+	return l
+}
+
+func labPool(t *testing.T, l *lab.File) *sshclient.Pool {
+	t.Helper()
+	p, err := sshclient.New(sshclient.Config{Endpoint: sshclient.Endpoint{User: l.SSHUser, PrivateKeyFile: l.SSHPrivateKeyFile}, KnownHostsFile: l.KnownHostsFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// accConfig renders the test cluster on lab hosts idx (0-based), member
+// names pg<idx+1>.
+func accConfig(l *lab.File, idx []int, maxConn int, protect bool) string {
+	var nodes []string
+	for _, i := range idx {
+		nodes = append(nodes, fmt.Sprintf(`{ name = "pg%d", address = %q }`, i+1, l.Hosts[i].Address))
+	}
+	return fmt.Sprintf(`
+provider "erawan" {
+  ssh = {
+    user             = %q
+    private_key_file = %q
+    known_hosts_file = %q
+  }
+}
+
+resource "erawan_patroni_cluster" "acc" {
+  name             = "acc"
+  postgres_version = 17
+  nodes            = [%s]
+  allowed_cidrs    = ["10.231.0.0/24"]
+  parameters       = { max_connections = "%d" }
+  database         = { name = "app", owner = "app" }
+  deletion_protection = %t
+}
+`, l.SSHUser, l.SSHPrivateKeyFile, l.KnownHostsFile, strings.Join(nodes, ", "), maxConn, protect)
+}
+
+// members returns name -> {role, state, address} from state.
+func members(s *terraform.State) (map[string][3]string, error) {
+	rs, ok := s.RootModule().Resources[accRes]
+	if !ok {
+		return nil, fmt.Errorf("%s not in state", accRes)
+	}
+	n, _ := strconv.Atoi(rs.Primary.Attributes["members.#"])
+	out := map[string][3]string{}
+	for i := 0; i < n; i++ {
+		p := fmt.Sprintf("members.%d.", i)
+		a := rs.Primary.Attributes
+		out[a[p+"name"]] = [3]string{a[p+"role"], a[p+"state"], a[p+"address"]}
+	}
+	return out, nil
+}
+
+func stateAttr(s *terraform.State, key string) string {
+	return s.RootModule().Resources[accRes].Primary.Attributes[key]
+}
+
+// checkHealthy asserts one leader and every other member streaming, in state.
+func checkHealthy(want int) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		ms, err := members(s)
+		if err != nil {
+			return err
+		}
+		if len(ms) != want {
+			return fmt.Errorf("%d members in state, want %d: %v", len(ms), want, ms)
+		}
+		leaders := 0
+		for name, m := range ms {
+			switch {
+			case m[0] == "leader" && m[1] == "running":
+				leaders++
+				if stateAttr(s, "leader") != name {
+					return fmt.Errorf("leader attribute %q, but member %s is the leader", stateAttr(s, "leader"), name)
+				}
+			case m[0] == "replica" || m[0] == "sync_standby":
+				if m[1] != "streaming" {
+					return fmt.Errorf("replica %s is %q, want streaming", name, m[1])
+				}
+			default:
+				return fmt.Errorf("member %s: role %q state %q", name, m[0], m[1])
+			}
+		}
+		if leaders != 1 {
+			return fmt.Errorf("%d leaders: %v", leaders, ms)
+		}
+		return nil
+	}
+}
+
+func connect(ctx context.Context, host, user, password, db string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=5432 dbname=%s connect_timeout=10 sslmode=disable", host, db))
+	if err != nil {
+		return nil, err
+	}
+	cfg.User, cfg.Password = user, password
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// sqlOn runs fn against a member with the generated superuser password.
+func sqlOn(s *terraform.State, member string, fn func(*pgx.Conn) error) error {
+	ms, err := members(s)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := connect(ctx, ms[member][2], "postgres", stateAttr(s, "superuser_password"), "postgres")
+	if err != nil {
+		return fmt.Errorf("connecting to %s as postgres with the generated password: %w", member, err)
+	}
+	defer c.Close(ctx)
+	return fn(c)
+}
+
+func sshRun(t *testing.T, pool *sshclient.Pool, addr, cmd string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := pool.Run(ctx, addr, cmd, nil); err != nil {
+		t.Fatalf("%s on %s: %v", cmd, addr, err)
+	}
+}
+
+func TestAccPatroniCluster_lifecycle(t *testing.T) {
+	l := loadLab(t)
+	pool := labPool(t, l)
+	var replica string // a replica's address, chosen after create
+	all := []int{0, 1, 2}
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6,
+		CheckDestroy: func(s *terraform.State) error {
+			ctx := context.Background()
+			for _, h := range l.Hosts[:3] {
+				out, err := pool.Run(ctx, h.Address, "for p in /etc/erawan/acc /var/lib/erawan/acc /etc/systemd/system/erawan-patroni-acc.service /etc/systemd/system/erawan-etcd-acc.service; do test -e $p && echo $p; done; systemctl is-active erawan-patroni-acc erawan-etcd-acc || true", nil)
+				if err != nil {
+					return err
+				}
+				for _, line := range strings.Fields(string(out)) {
+					if line != "inactive" && line != "unknown" {
+						return fmt.Errorf("%s still has %q after destroy", h.Name, line)
+					}
+				}
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{ // create
+				Config: accConfig(l, all, 150, false),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(accRes, tfjsonpath.New("members"), knownvalue.ListSizeExact(3)),
+					statecheck.ExpectKnownValue(accRes, tfjsonpath.New("leader"), knownvalue.NotNull()),
+					statecheck.ExpectKnownValue(accRes, tfjsonpath.New("members").AtSliceIndex(1).AtMapKey("lag_bytes"), knownvalue.NotNull()),
+					statecheck.ExpectSensitiveValue(accRes, tfjsonpath.New("superuser_password")),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkHealthy(3),
+					func(s *terraform.State) error {
+						for _, k := range []string{"superuser_password", "replication_password", "rewind_password", "restapi_password", "database_password"} {
+							if len(stateAttr(s, k)) < 24 {
+								return fmt.Errorf("%s has %d characters, want >= 24", k, len(stateAttr(s, k)))
+							}
+						}
+						ms, _ := members(s)
+						for name, m := range ms {
+							if m[0] != "leader" {
+								replica = m[2]
+								_ = name
+							}
+						}
+						return sqlOn(s, stateAttr(s, "leader"), func(c *pgx.Conn) error {
+							_, err := c.Exec(context.Background(), "create table keep_me (v int); insert into keep_me values (42)")
+							return err
+						})
+					},
+					func(s *terraform.State) error { // the database owner logs in with database_password
+						ms, _ := members(s)
+						ctx := context.Background()
+						c, err := connect(ctx, ms[stateAttr(s, "leader")][2], "app", stateAttr(s, "database_password"), "app")
+						if err != nil {
+							return fmt.Errorf("connecting as the database owner: %w", err)
+						}
+						defer c.Close(ctx)
+						var owner string
+						if err := c.QueryRow(ctx, "select pg_catalog.pg_get_userbyid(datdba) from pg_database where datname = 'app'").Scan(&owner); err != nil || owner != "app" {
+							return fmt.Errorf("database app owner %q: %v", owner, err)
+						}
+						return nil
+					},
+				),
+			},
+			{ // nothing changed: the plan is empty
+				Config:           accConfig(l, all, 150, false),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+			{ // drift: Patroni stopped on a replica
+				PreConfig: func() { sshRun(t, pool, replica, "systemctl stop erawan-patroni-acc") },
+				Config:    accConfig(l, all, 150, false),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectNonEmptyPlan()},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: checkHealthy(3),
+			},
+			{ // drift: etcd down on a node
+				PreConfig: func() { sshRun(t, pool, replica, "systemctl stop erawan-etcd-acc") },
+				Config:    accConfig(l, all, 150, false),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectNonEmptyPlan()},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: checkHealthy(3),
+			},
+			{ // a parameter changed in place (needs a restart: replicas first)
+				Config: accConfig(l, all, 200, false),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(accRes, plancheck.ResourceActionUpdate)}},
+				Check: resource.ComposeAggregateTestCheckFunc(checkHealthy(3), func(s *terraform.State) error {
+					for _, m := range []string{"pg1", "pg2", "pg3"} {
+						err := sqlOn(s, m, func(c *pgx.Conn) error {
+							var v string
+							if err := c.QueryRow(context.Background(), "show max_connections").Scan(&v); err != nil {
+								return err
+							}
+							if v != "200" {
+								return fmt.Errorf("%s: max_connections = %s, want 200", m, v)
+							}
+							return nil
+						})
+						if err != nil {
+							return err
+						}
+					}
+					return nil
+				}),
+			},
+			{ // scale 3 -> 2
+				Config: accConfig(l, []int{0, 1}, 200, false),
+				Check: resource.ComposeAggregateTestCheckFunc(checkHealthy(2), func(s *terraform.State) error {
+					return sqlOn(s, stateAttr(s, "leader"), checkRow)
+				}),
+			},
+			{ // scale 2 -> 3: the data written before is on the new member
+				Config: accConfig(l, all, 200, false),
+				Check: resource.ComposeAggregateTestCheckFunc(checkHealthy(3), func(s *terraform.State) error {
+					return sqlOn(s, "pg3", checkRow)
+				}),
+			},
+			{ // import rebuilds the same state from the nodes
+				ResourceName:      accRes,
+				ImportState:       true,
+				ImportStateVerify: true,
+				ImportStateIdFunc: func(s *terraform.State) (string, error) {
+					return "acc@" + l.Hosts[0].Address + "," + l.Hosts[1].Address + "," + l.Hosts[2].Address, nil
+				},
+				ImportStateVerifyIgnore: []string{"deletion_protection", "timeouts"},
+			},
+			{ // deletion protection: turning it on changes nothing on the nodes...
+				Config: accConfig(l, all, 200, true),
+			},
+			{ // ...and refuses destroy at plan time
+				Config:      accConfig(l, all, 200, true),
+				Destroy:     true,
+				ExpectError: regexp.MustCompile(`Deletion protection is on`),
+			},
+			{
+				Config: accConfig(l, all, 200, false),
+			},
+		},
+	})
+}
+
+func checkRow(c *pgx.Conn) error {
+	var v int
+	if err := c.QueryRow(context.Background(), "select v from keep_me").Scan(&v); err != nil {
+		return fmt.Errorf("reading the row written before scaling: %w", err)
+	}
+	if v != 42 {
+		return fmt.Errorf("keep_me.v = %d, want 42", v)
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package provider
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"fmt"
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"golang.org/x/crypto/ssh"
+)
+
+// unitProvider is a provider block that configures without touching any host.
+func unitProvider(t *testing.T) string {
+	t.Helper()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	blk, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf(`
+provider "erawan" {
+  ssh = {
+    private_key      = %q
+    known_hosts_file = %q
+  }
+}
+`, string(pem.EncodeToMemory(blk)), t.TempDir()+"/known_hosts")
+}
+
+func clusterHCL(body string) string {
+	return `resource "erawan_patroni_cluster" "x" {` + "\n" + body + "\n}"
+}
+
+const okNodes = `nodes = [{ name = "pg1", address = "10.0.0.11" }, { name = "pg2", address = "10.0.0.12" }, { name = "pg3", address = "10.0.0.13" }]`
+
+// Each bad input fails at plan time with an error on the right attribute,
+// before anything reaches a node (the addresses here do not exist).
+func TestPlanTimeValidation(t *testing.T) {
+	p := unitProvider(t)
+	cases := []struct {
+		name, body string
+		want       string
+	}{
+		{"bad name", `name = "Orders!"` + "\npostgres_version = 17\n" + okNodes, `(?s)Attribute name.*1-63 characters of a-z`},
+		{"long name", `name = "` + string(make([]byte, 0)) + `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"` + "\npostgres_version = 17\n" + okNodes, `(?s)Attribute name.*1-63`},
+		{"version 13", `name = "o"` + "\npostgres_version = 13\n" + okNodes, `(?s)Attribute postgres_version.*between 14 and 18`},
+		{"version 19", `name = "o"` + "\npostgres_version = 19\n" + okNodes, `(?s)Attribute postgres_version.*between 14 and 18`},
+		{"empty nodes", `name = "o"` + "\npostgres_version = 17\nnodes = []", `(?s)Attribute nodes.*at least 1`},
+		{"duplicate names", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "10.0.0.11" }, { name = "pg1", address = "10.0.0.12" }]`, `(?s)Duplicate member name.*nodes\[0\] and nodes\[1\] are both named`},
+		{"duplicate addresses", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "10.0.0.11" }, { name = "pg2", address = "10.0.0.11" }]`, `(?s)Duplicate node address.*both have address "10.0.0.11"`},
+		{"bad member name", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "PG 1", address = "10.0.0.11" }]`, `(?s)Attribute nodes\[0\]\.name.*1-63 characters`},
+		{"port 0", `name = "o"` + "\npostgres_version = 17\npostgres_port = 0\n" + okNodes, `(?s)Attribute postgres_port.*between 1 and 65535`},
+		{"port 70000", `name = "o"` + "\npostgres_version = 17\netcd_peer_port = 70000\n" + okNodes, `(?s)Attribute etcd_peer_port.*between 1 and 65535`},
+		{"bad cidr", `name = "o"` + "\npostgres_version = 17\nallowed_cidrs = [\"10.0.0.0/33\"]\n" + okNodes, `(?s)Invalid CIDR.*allowed_cidrs = \["10.0.0.0/33"\]`},
+		{"bad parameter name", `name = "o"` + "\npostgres_version = 17\nparameters = { \"max connections\" = \"1\" }\n" + okNodes, `(?s)Invalid PostgreSQL parameter name`},
+		{"bad database name", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"App-DB\", owner = \"app\" }\n" + okNodes, `(?s)Attribute database.name.*lower-case identifier`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resource.UnitTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: protoV6,
+				Steps: []resource.TestStep{{
+					Config:      p + clusterHCL(c.body),
+					PlanOnly:    true,
+					ExpectError: regexp.MustCompile(c.want),
+				}},
+			})
+		})
+	}
+}
+
+func TestTwoNodesWarn(t *testing.T) {
+	nodes := func(n int) types.List {
+		var vs []attr.Value
+		for i := 0; i < n; i++ {
+			o, _ := types.ObjectValue(nodeAttrTypes, map[string]attr.Value{
+				"name": types.StringValue(fmt.Sprintf("pg%d", i)), "address": types.StringValue(fmt.Sprintf("10.0.0.%d", i))})
+			vs = append(vs, o)
+		}
+		l, _ := types.ListValue(types.ObjectType{AttrTypes: nodeAttrTypes}, vs)
+		return l
+	}
+	for n, warn := range map[int]bool{1: false, 2: true, 3: false} {
+		resp := &validator.ListResponse{}
+		uniqueNodesValidator{}.ValidateList(context.Background(), validator.ListRequest{Path: path.Root("nodes"), ConfigValue: nodes(n)}, resp)
+		if got := resp.Diagnostics.WarningsCount() == 1; got != warn || resp.Diagnostics.HasError() {
+			t.Errorf("%d nodes: warning %v, want %v (%v)", n, got, warn, resp.Diagnostics)
+		}
+	}
+}
