@@ -12,7 +12,6 @@ import (
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/provider"
 )
 
-
 var version = "dev"
 
 func main() {

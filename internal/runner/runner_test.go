@@ -145,8 +145,8 @@ func TestRunSuccessCompletesEveryStep(t *testing.T) {
 func TestParseVersion(t *testing.T) {
 	for out, want := range map[string][3]int{
 		"ansible-playbook [core 2.14.18]\n  config file = None": {2, 14, 18},
-		"ansible-playbook [core 2.17.0rc1]":                   {2, 17, 0},
-		"ansible-playbook 2.9.27\n":                           {2, 9, 27},
+		"ansible-playbook [core 2.17.0rc1]":                     {2, 17, 0},
+		"ansible-playbook 2.9.27\n":                             {2, 9, 27},
 	} {
 		a, b, c, err := ParseVersion(out)
 		if err != nil || [3]int{a, b, c} != want {
