@@ -223,6 +223,9 @@ func (o *Observation) Drift(want []Node) []string {
 		case m.Role != patroni.RoleLeader && m.Role != patroni.RoleStandbyLeader && !o.Cluster.Streaming(*m):
 			out = append(out, fmt.Sprintf("member %s is not streaming (state %q)", n.Name, m.State))
 		}
+		if m != nil && m.PendingRestart {
+			out = append(out, fmt.Sprintf("member %s has pending_restart set (a parameter change waits for a restart)", n.Name))
+		}
 		if known && s.SSHError == nil && s.Etcd == EtcdUnhealthy {
 			out = append(out, fmt.Sprintf("etcd on %s (%s) is down", n.Name, n.Address))
 		}
