@@ -96,6 +96,16 @@ func (o *Options) defaults() {
 	}
 }
 
+// checkPrefix accepts only the first three octets of a private /24, so the
+// lab never claims addresses outside private space.
+func checkPrefix(p string) error {
+	ip := net.ParseIP(p + ".0")
+	if ip == nil || ip.To4() == nil || !ip.IsPrivate() {
+		return fmt.Errorf("LAB_PREFIX %q must be the first three octets of a private IPv4 /24, like 10.231.0", p)
+	}
+	return nil
+}
+
 // HostAddress returns the address of host i (1-based): <prefix>.(10+i).
 func HostAddress(prefix string, i int) string { return fmt.Sprintf("%s.%d", prefix, 10+i) }
 
@@ -115,6 +125,9 @@ func Up(ctx context.Context, o Options) (*File, error) {
 	o.defaults()
 	if o.Nodes < 1 || o.Nodes > 200 {
 		return nil, fmt.Errorf("LAB_NODES must be 1..200, got %d", o.Nodes)
+	}
+	if err := checkPrefix(o.Prefix); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, err

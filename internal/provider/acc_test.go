@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -28,7 +29,10 @@ var protoV6 = map[string]func() (tfprotov6.ProviderServer, error){
 	"erawan": providerserver.NewProtocol6WithError(New("test")()),
 }
 
-const accRes = "erawan_patroni_cluster.acc"
+const (
+	accRes  = "erawan_patroni_cluster.acc"
+	accData = "data.erawan_patroni_cluster.acc"
+)
 
 // loadLab reads the lab written by `make lab-up`.
 func loadLab(t *testing.T) *lab.File {
@@ -81,6 +85,11 @@ resource "erawan_patroni_cluster" "acc" {
   parameters       = { max_connections = "%d" }
   database         = { name = "app", owner = "app" }
   deletion_protection = %t
+}
+
+data "erawan_patroni_cluster" "acc" {
+  addresses  = [for n in erawan_patroni_cluster.acc.nodes : n.address]
+  depends_on = [erawan_patroni_cluster.acc]
 }
 `, l.SSHUser, l.SSHPrivateKeyFile, l.KnownHostsFile, strings.Join(nodes, ", "), maxConn, protect)
 }
@@ -203,6 +212,12 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 					statecheck.ExpectKnownValue(accRes, tfjsonpath.New("leader"), knownvalue.NotNull()),
 					statecheck.ExpectKnownValue(accRes, tfjsonpath.New("members").AtSliceIndex(1).AtMapKey("lag_bytes"), knownvalue.NotNull()),
 					statecheck.ExpectSensitiveValue(accRes, tfjsonpath.New("superuser_password")),
+					statecheck.ExpectKnownValue(accData, tfjsonpath.New("healthy"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue(accData, tfjsonpath.New("scope"), knownvalue.StringExact("acc")),
+					statecheck.ExpectKnownValue(accData, tfjsonpath.New("streaming_replicas"), knownvalue.Int64Exact(2)),
+					statecheck.ExpectKnownValue(accData, tfjsonpath.New("members"), knownvalue.ListSizeExact(3)),
+					statecheck.ExpectKnownValue(accData, tfjsonpath.New("problems"), knownvalue.ListSizeExact(0)),
+					statecheck.CompareValuePairs(accData, tfjsonpath.New("leader"), accRes, tfjsonpath.New("leader"), compare.ValuesSame()),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					checkHealthy(3),

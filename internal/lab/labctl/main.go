@@ -1,6 +1,8 @@
 // Command labctl boots and stops the lab: `labctl up` and `labctl down`.
 // Settings come from LAB_NODES (default 4), LAB_SUITE (default trixie),
-// LAB_DIR (default ./.lab) and LAB_CACHE (default /var/cache/erawan-lab).
+// LAB_DIR (default ./.lab), LAB_CACHE (default /var/cache/erawan-lab),
+// LAB_BRIDGE (default erawan0) and LAB_PREFIX (first three octets of the
+// lab's /24, default 10.231.0), so a second lab can run beside the first.
 package main
 
 import (
@@ -34,7 +36,8 @@ func main() {
 		}
 		nodes = n
 	}
-	opts := lab.Options{Nodes: nodes, Suite: os.Getenv("LAB_SUITE"), Dir: dir, CacheDir: os.Getenv("LAB_CACHE")}
+	opts := lab.Options{Nodes: nodes, Suite: os.Getenv("LAB_SUITE"), Dir: dir, CacheDir: os.Getenv("LAB_CACHE"),
+		Bridge: os.Getenv("LAB_BRIDGE"), Prefix: os.Getenv("LAB_PREFIX")}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
