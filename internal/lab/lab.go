@@ -65,6 +65,9 @@ type Options struct {
 	CacheDir string // where base roots are cached (default /var/cache/erawan-lab)
 	Bridge   string // bridge name (default "erawan0")
 	Prefix   string // first three octets of the lab /24 (default "10.231.0")
+	// MachinePrefix prefixes the systemd-nspawn machine names (and so the
+	// host-side veth names, vb-<machine>) so two labs can run side by side.
+	MachinePrefix string
 	Log      io.Writer
 }
 
@@ -259,7 +262,7 @@ func running(o *Options, name string) int {
 		return 0
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !strings.Contains(string(cmdline), "systemd-nspawn") || !strings.Contains(string(cmdline), "\x00"+name+"\x00") {
+	if err != nil || !strings.Contains(string(cmdline), "systemd-nspawn") || !strings.Contains(string(cmdline), "\x00"+o.MachinePrefix+name+"\x00") {
 		return 0
 	}
 	return pid
@@ -307,7 +310,7 @@ func ensureHost(ctx context.Context, o *Options, base string, h Host, clientPub 
 		return "", err
 	}
 	defer console.Close()
-	cmd := exec.Command("systemd-nspawn", "--register=no", "--keep-unit", "-q", "-D", merged, "-M", h.Name, "-b",
+	cmd := exec.Command("systemd-nspawn", "--register=no", "--keep-unit", "-q", "-D", merged, "-M", o.MachinePrefix+h.Name, "-b",
 		"--network-bridge="+o.Bridge)
 	cmd.Env = append(os.Environ(), "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
 	cmd.Stdout, cmd.Stderr = console, console

@@ -1,8 +1,9 @@
 // Command labctl boots and stops the lab: `labctl up` and `labctl down`.
 // Settings come from LAB_NODES (default 4), LAB_SUITE (default trixie),
 // LAB_DIR (default ./.lab), LAB_CACHE (default /var/cache/erawan-lab),
-// LAB_BRIDGE (default erawan0) and LAB_PREFIX (first three octets of the
-// lab's /24, default 10.231.0), so a second lab can run beside the first.
+// LAB_BRIDGE (default erawan0), LAB_PREFIX (first three octets of the lab's
+// /24, default 10.231.0) and LAB_MACHINE_PREFIX (prefix of the nspawn machine
+// names, default none), so a second lab can run beside the first.
 package main
 
 import (
@@ -37,7 +38,7 @@ func main() {
 		nodes = n
 	}
 	opts := lab.Options{Nodes: nodes, Suite: os.Getenv("LAB_SUITE"), Dir: dir, CacheDir: os.Getenv("LAB_CACHE"),
-		Bridge: os.Getenv("LAB_BRIDGE"), Prefix: os.Getenv("LAB_PREFIX")}
+		Bridge: os.Getenv("LAB_BRIDGE"), Prefix: os.Getenv("LAB_PREFIX"), MachinePrefix: os.Getenv("LAB_MACHINE_PREFIX")}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error

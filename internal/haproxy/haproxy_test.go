@@ -1,0 +1,132 @@
+package haproxy
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func pgTenant() Tenant {
+	return Tenant{Name: "orders", Engine: EnginePostgreSQL, ReadWritePort: 5000, ReadOnlyPort: 5001,
+		Backends: []string{"10.0.0.11", "10.0.0.12", "10.0.0.13"}, BackendPort: 5432, HealthCheckPort: 8008,
+		MaxReplicaLagBytes: 1048576, AllowedCIDRs: []string{"10.0.0.0/8", "192.168.0.0/16"}, MaxConn: 1000}
+}
+
+const mainCfg = `global
+    log /dev/log local0
+    maxconn 4096
+defaults
+    log global
+    mode http
+    option httplog
+    timeout connect 5s
+    timeout client 50s
+    timeout server 50s
+`
+
+// haproxyCheck validates the whole set (main config + the tenant) with the
+// real HAProxy binary, as the playbook does before a file goes live.
+func haproxyCheck(t *testing.T, text string) {
+	t.Helper()
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		t.Fatal("haproxy is required for this test (make deps installs it)")
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "haproxy.cfg"), []byte(mainCfg), 0o600)
+	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o700)
+	os.WriteFile(File(filepath.Join(dir, "conf.d"), "t"), []byte(text), 0o600)
+	out, err := exec.Command(bin, "-c", "-f", filepath.Join(dir, "haproxy.cfg"), "-f", filepath.Join(dir, "conf.d")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("haproxy -c rejected the rendered config: %v\n%s\n--- config ---\n%s", err, out, text)
+	}
+}
+
+func TestRenderPostgreSQL(t *testing.T) {
+	text, err := Render(pgTenant())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"listen erawan_orders_rw\n    bind 0.0.0.0:5000",
+		"option httpchk OPTIONS /primary",
+		"listen erawan_orders_ro\n    bind 0.0.0.0:5001",
+		"option httpchk OPTIONS /replica?lag=1048576",
+		"on-marked-down shutdown-sessions",
+		"server rw_2 10.0.0.12:5432 check port 8008",
+		"tcp-request connection reject if !{ src 10.0.0.0/8 192.168.0.0/16 }",
+		"maxconn 1000",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("rendered config lacks %q", want)
+		}
+	}
+	if strings.Contains(text, "mysql-check") {
+		t.Error("never use option mysql-check")
+	}
+	haproxyCheck(t, text)
+	again, _ := Render(pgTenant())
+	if again != text || SHA256(again) != SHA256(text) {
+		t.Fatal("rendering is not deterministic")
+	}
+	back, err := Parse(text)
+	if err != nil || back.Name != "orders" || back.ReadOnlyPort != 5001 || len(back.Backends) != 3 {
+		t.Fatalf("parse: %+v %v", back, err)
+	}
+}
+
+func TestRenderMySQLAndTLSCheck(t *testing.T) {
+	tn := Tenant{Name: "shop", Engine: EngineMySQL, ReadWritePort: 6000, ReadOnlyPort: 6001, BindAddress: "127.0.0.1",
+		Backends: []string{"10.0.0.21", "10.0.0.22"}, BackendPort: 3306, HealthCheckPort: 9200, MaxConn: 500}
+	text, err := Render(tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"bind 127.0.0.1:6000", "option httpchk GET /primary", "option httpchk GET /secondary", "server ro_1 10.0.0.21:3306 check port 9200"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("lacks %q", want)
+		}
+	}
+	if strings.Contains(text, "mysql-check") {
+		t.Error("never use option mysql-check: it breaks on MySQL 8.4+ authentication")
+	}
+	haproxyCheck(t, text)
+
+	pg := pgTenant()
+	pg.HealthCheckTLS = true
+	pg.ReadOnlyPort = 0
+	text, _ = Render(pg)
+	if !strings.Contains(text, "check port 8008 check-ssl verify none") || strings.Contains(text, "_ro") {
+		t.Fatalf("TLS check or optional read-only listener wrong:\n%s", text)
+	}
+	haproxyCheck(t, text)
+}
+
+func TestValidate(t *testing.T) {
+	cases := map[string]func(*Tenant){
+		"name":            func(t *Tenant) { t.Name = "Bad Name" },
+		"engine":          func(t *Tenant) { t.Engine = "oracle" },
+		"read_write_port": func(t *Tenant) { t.ReadWritePort = 70000 },
+		"read_only_port":  func(t *Tenant) { t.ReadOnlyPort = t.ReadWritePort },
+		"backends":        func(t *Tenant) { t.Backends = nil },
+		"bind_address":    func(t *Tenant) { t.BindAddress = "everywhere" },
+		"allowed_cidrs":   func(t *Tenant) { t.AllowedCIDRs = []string{"10.0.0.0/40"} },
+		"maxconn":         func(t *Tenant) { t.MaxConn = 0 },
+	}
+	for attr, mutate := range cases {
+		tn := pgTenant()
+		mutate(&tn)
+		err := tn.Validate()
+		if err == nil || !strings.Contains(err.Error(), attr) {
+			t.Errorf("%s: want an error naming it, got %v", attr, err)
+		}
+		if _, rerr := Render(tn); rerr == nil {
+			t.Errorf("%s: Render accepted an invalid tenant", attr)
+		}
+	}
+	if err := pgTenant().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
