@@ -25,22 +25,24 @@ const (
 
 // Tenant is one tenant's listeners.
 type Tenant struct {
-	Name               string   `json:"name"`                // [a-z0-9_-]{1,63}
-	Engine             string   `json:"engine"`              // postgresql or mysql
-	BindAddress        string   `json:"bind_address"`        // default 0.0.0.0
-	ReadWritePort      int      `json:"read_write_port"`     // listener for the primary
-	ReadOnlyPort       int      `json:"read_only_port"`      // 0: no read-only listener
-	Backends           []string `json:"backends"`            // database node addresses
-	BackendPort        int      `json:"backend_port"`        // 5432 / 3306
-	HealthCheckPort    int      `json:"health_check_port"`   // Patroni REST 8008 / MySQL primary check 9200
-	HealthCheckTLS     bool     `json:"health_check_tls"`    // check-ssl (Patroni REST API with TLS)
+	Name               string   `json:"name"`              // [a-z0-9_-]{1,63}
+	Engine             string   `json:"engine"`            // postgresql or mysql
+	BindAddress        string   `json:"bind_address"`      // default 0.0.0.0
+	ReadWritePort      int      `json:"read_write_port"`   // listener for the primary
+	ReadOnlyPort       int      `json:"read_only_port"`    // 0: no read-only listener
+	Backends           []string `json:"backends"`          // database node addresses
+	BackendPort        int      `json:"backend_port"`      // 5432 / 3306
+	HealthCheckPort    int      `json:"health_check_port"` // Patroni REST 8008 / MySQL primary check 9200
+	HealthCheckTLS     bool     `json:"health_check_tls"`  // check-ssl (Patroni REST API with TLS)
 	MaxReplicaLagBytes int64    `json:"max_replica_lag_bytes"`
 	AllowedCIDRs       []string `json:"allowed_cidrs"`
 	MaxConn            int      `json:"maxconn"`
 }
 
 // File is where a tenant's config lives on the proxy host.
-func File(dir, name string) string { return strings.TrimRight(dir, "/") + "/50-erawan-" + name + ".cfg" }
+func File(dir, name string) string {
+	return strings.TrimRight(dir, "/") + "/50-erawan-" + name + ".cfg"
+}
 
 // Header marks rendered files; the JSON after it lets import rebuild the tenant.
 const Header = "# erawan-tenant: "

@@ -68,7 +68,7 @@ type Options struct {
 	// MachinePrefix prefixes the systemd-nspawn machine names (and so the
 	// host-side veth names, vb-<machine>) so two labs can run side by side.
 	MachinePrefix string
-	Log      io.Writer
+	Log           io.Writer
 }
 
 // Packages is the list of Debian packages in every base root. It is part of
