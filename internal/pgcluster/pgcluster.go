@@ -19,7 +19,7 @@ import (
 // Steps of each playbook, in order. A step is a play tagged with its name.
 var (
 	CreateSteps = []string{"preflight", "etcd", "patroni_config", "leader", "replicas", "verify", "database"}
-	UpdateSteps = []string{"preflight", "remove_members", "add_members", "passwords", "converge", "dynamic_config", "database", "verify"}
+	UpdateSteps = []string{"preflight", "remove_members", "membership", "add_members", "passwords", "converge", "dynamic_config", "database", "verify"}
 	DeleteSteps = []string{"teardown"}
 )
 
