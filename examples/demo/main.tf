@@ -1,5 +1,5 @@
 # The demo: a three-node PostgreSQL + Patroni + etcd cluster on the lab hosts,
-# and the health data source. `make demo` fills the variables from .lab/lab.json.
+# the health data source, and an HAProxy tenant on the fourth host. `make demo` fills the variables from .lab/lab.json.
 terraform {
   required_providers {
     erawan = { source = "erawan-cluster/erawan" }
@@ -35,6 +35,16 @@ resource "erawan_patroni_cluster" "demo" {
   deletion_protection = false
 }
 
+# node4 is the proxy host: read-write on 5000 (the leader), read-only on 5001.
+resource "erawan_haproxy_tenant" "demo" {
+  name            = "demo"
+  host            = local.lab.hosts[3].address
+  engine          = "postgresql"
+  read_write_port = 5000
+  read_only_port  = 5001
+  backends        = [for n in erawan_patroni_cluster.demo.nodes : n.address]
+}
+
 data "erawan_patroni_cluster" "health" {
   addresses  = [for n in erawan_patroni_cluster.demo.nodes : n.address]
   depends_on = [erawan_patroni_cluster.demo]
@@ -59,4 +69,8 @@ output "leader_address" {
 output "superuser_password" {
   value     = erawan_patroni_cluster.demo.superuser_password
   sensitive = true
+}
+
+output "proxy_address" {
+  value = erawan_haproxy_tenant.demo.host
 }

@@ -312,14 +312,27 @@ func (r *patroniClusterResource) runPlaybook(ctx context.Context, playbook strin
 		return runner.Result{}, err
 	}
 	rn := r.c.runner
-	rn.OnEvent = func(ev runner.Event) {
+	rn.OnEvent = ansibleLogger(ctx, "cluster", spec.Name)
+	secrets := append(spec.Secrets(), extraSecrets...)
+	if ch != nil {
+		for _, v := range ch.RotateVerifiers {
+			secrets = append(secrets, v)
+		}
+	}
+	return rn.Run(ctx, runner.Run{Playbook: playbook, Hosts: spec.Hosts(ch), Vars: vars, Secrets: secrets, SkipSteps: skip})
+}
+
+// ansibleLogger streams runner events to tflog: steps at INFO, tasks and
+// results at DEBUG, failures at WARN (already redacted by the runner).
+func ansibleLogger(ctx context.Context, key, value string) func(runner.Event) {
+	return func(ev runner.Event) {
 		switch ev.Event {
 		case "step_start":
-			tflog.Info(ctx, "step started", map[string]any{"cluster": spec.Name, "step": ev.Step})
+			tflog.Info(ctx, "step started", map[string]any{key: value, "step": ev.Step})
 		case "task_start":
-			tflog.Debug(ctx, "task started", map[string]any{"cluster": spec.Name, "step": ev.Step, "task": ev.Task})
+			tflog.Debug(ctx, "task started", map[string]any{key: value, "step": ev.Step, "task": ev.Task})
 		case "result":
-			fields := map[string]any{"cluster": spec.Name, "step": ev.Step, "task": ev.Task, "host": ev.Host, "status": ev.Status}
+			fields := map[string]any{key: value, "step": ev.Step, "task": ev.Task, "host": ev.Host, "status": ev.Status}
 			if ev.Status == "failed" || ev.Status == "unreachable" {
 				fields["msg"] = ev.Msg
 				tflog.Warn(ctx, "task failed", fields)
@@ -328,13 +341,6 @@ func (r *patroniClusterResource) runPlaybook(ctx context.Context, playbook strin
 			}
 		}
 	}
-	secrets := append(spec.Secrets(), extraSecrets...)
-	if ch != nil {
-		for _, v := range ch.RotateVerifiers {
-			secrets = append(secrets, v)
-		}
-	}
-	return rn.Run(ctx, runner.Run{Playbook: playbook, Hosts: spec.Hosts(ch), Vars: vars, Secrets: secrets, SkipSteps: skip})
 }
 
 func (r *patroniClusterResource) observe(ctx context.Context, spec *pgcluster.Spec, nodes []pgcluster.Node) *pgcluster.Observation {

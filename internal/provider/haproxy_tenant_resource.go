@@ -1,0 +1,367 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/haproxy"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/runner"
+)
+
+const (
+	haproxyConfDir = "/etc/haproxy/conf.d"
+	haproxyMain    = "/etc/haproxy/haproxy.cfg"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = &haproxyTenantResource{}
+	_ resource.ResourceWithModifyPlan  = &haproxyTenantResource{}
+	_ resource.ResourceWithImportState = &haproxyTenantResource{}
+)
+
+// NewHAProxyTenantResource returns the erawan_haproxy_tenant resource.
+func NewHAProxyTenantResource() resource.Resource { return &haproxyTenantResource{} }
+
+type haproxyTenantResource struct{ c *clients }
+
+type tenantModel struct {
+	ID                 types.String   `tfsdk:"id"`
+	Name               types.String   `tfsdk:"name"`
+	Host               types.String   `tfsdk:"host"`
+	Engine             types.String   `tfsdk:"engine"`
+	ReadWritePort      types.Int64    `tfsdk:"read_write_port"`
+	ReadOnlyPort       types.Int64    `tfsdk:"read_only_port"`
+	BindAddress        types.String   `tfsdk:"bind_address"`
+	Backends           types.List     `tfsdk:"backends"`
+	BackendPort        types.Int64    `tfsdk:"backend_port"`
+	HealthCheckPort    types.Int64    `tfsdk:"health_check_port"`
+	HealthCheckTLS     types.Bool     `tfsdk:"health_check_tls"`
+	MaxReplicaLagBytes types.Int64    `tfsdk:"max_replica_lag_bytes"`
+	AllowedCIDRs       types.List     `tfsdk:"allowed_cidrs"`
+	MaxConn            types.Int64    `tfsdk:"maxconn"`
+	RenderedConfig     types.String   `tfsdk:"rendered_config"`
+	ConfigSHA256       types.String   `tfsdk:"config_sha256"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+}
+
+func (r *haproxyTenantResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_haproxy_tenant"
+}
+
+func (r *haproxyTenantResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if c, ok := req.ProviderData.(*clients); ok {
+		r.c = c
+	}
+}
+
+func (r *haproxyTenantResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	port := []validator.Int64{int64validator.Between(1, 65535)}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "One tenant's HAProxy listeners in front of a database cluster: a read-write listener that reaches only the primary, " +
+			"and an optional read-only listener for healthy replicas. Many tenants share a proxy host; each is its own file " +
+			"`/etc/haproxy/conf.d/50-erawan-<name>.cfg`, and a change to one tenant reloads HAProxy (never restarts it) and touches no other file.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "`<name>@<host>`.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"name": schema.StringAttribute{Required: true,
+				Validators:          []validator.String{stringvalidator.RegexMatches(clusterNameRE, "must be 1-63 characters of a-z, 0-9, _ and -")},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				MarkdownDescription: "Tenant name, unique per proxy host, `[a-z0-9_-]{1,63}`. Names the file and the `listen` sections. Changing it replaces the tenant."},
+			"host": schema.StringAttribute{Required: true, Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				MarkdownDescription: "The HAProxy host, reached with the provider's SSH settings. HAProxy must be installed there."},
+			"engine": schema.StringAttribute{Required: true,
+				Validators: []validator.String{stringvalidator.OneOf(haproxy.EnginePostgreSQL, haproxy.EngineMySQL)},
+				MarkdownDescription: "`postgresql`: health checks `OPTIONS /primary` and `OPTIONS /replica?lag=<max_replica_lag_bytes>` against Patroni's REST API. " +
+					"`mysql`: `GET /primary` and `GET /secondary` against the primary-check service of `erawan_mysql_cluster` (never `option mysql-check`)."},
+			"read_write_port": schema.Int64Attribute{Required: true, Validators: port,
+				MarkdownDescription: "Port of the read-write listener (the primary only)."},
+			"read_only_port": schema.Int64Attribute{Optional: true, Validators: port,
+				MarkdownDescription: "Port of the read-only listener (replicas within `max_replica_lag_bytes`, or ONLINE secondaries). Omit for none."},
+			"bind_address": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("0.0.0.0"),
+				MarkdownDescription: "Address the listeners bind to. Default `0.0.0.0`."},
+			"backends": schema.ListAttribute{Required: true, ElementType: types.StringType,
+				Validators:          []validator.List{listvalidator.SizeAtLeast(1), listvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))},
+				MarkdownDescription: "Database node addresses, for example `[for n in erawan_patroni_cluster.main.nodes : n.address]`."},
+			"backend_port": schema.Int64Attribute{Optional: true, Computed: true, Validators: port,
+				MarkdownDescription: "Database port on the backends. Default by engine: `5432` (postgresql) or `3306` (mysql)."},
+			"health_check_port": schema.Int64Attribute{Optional: true, Computed: true, Validators: port,
+				MarkdownDescription: "Port of the health check on the backends. Default by engine: `8008` (Patroni REST API) or `9200` (MySQL primary check)."},
+			"health_check_tls": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: "Check over TLS (`check-ssl`), for a Patroni REST API with TLS. Default `false`."},
+			"max_replica_lag_bytes": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(1048576),
+				Validators:          []validator.Int64{int64validator.AtLeast(0)},
+				MarkdownDescription: "The read-only listener leaves out replicas lagging more than this many bytes. Default `1048576` (1 MiB). PostgreSQL only."},
+			"allowed_cidrs": schema.ListAttribute{Optional: true, ElementType: types.StringType,
+				Validators:          []validator.List{listvalidator.ValueStringsAre(cidrValidator{})},
+				MarkdownDescription: "Client allowlist (`tcp-request connection reject if !{ src ... }`). Default: every client."},
+			"maxconn": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(1000),
+				Validators:          []validator.Int64{int64validator.AtLeast(1)},
+				MarkdownDescription: "Per-listener connection limit. Default `1000`."},
+			"rendered_config": schema.StringAttribute{Computed: true,
+				MarkdownDescription: "The exact HAProxy text of this tenant, rendered by the provider, so the plan shows the config diff. After a hand edit on the host it holds the file as found."},
+			"config_sha256": schema.StringAttribute{Computed: true,
+				MarkdownDescription: "SHA-256 of the tenant's file on the host (empty when the file is missing). A difference from `rendered_config` is drift."},
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true,
+				CreateDescription: "Default `10m`.", UpdateDescription: "Default `10m`.", DeleteDescription: "Default `10m`."}),
+		},
+	}
+}
+
+func engineDefaults(engine string) (backendPort, checkPort int64) {
+	if engine == haproxy.EngineMySQL {
+		return 3306, 9200
+	}
+	return 5432, 8008
+}
+
+// tenant converts a known model; ok is false while something is unknown.
+func (m *tenantModel) tenant(ctx context.Context) (haproxy.Tenant, bool, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	if m.Backends.IsUnknown() || m.AllowedCIDRs.IsUnknown() || m.Name.IsUnknown() || m.Engine.IsUnknown() ||
+		m.ReadWritePort.IsUnknown() || m.ReadOnlyPort.IsUnknown() || m.BackendPort.IsUnknown() || m.HealthCheckPort.IsUnknown() || m.BindAddress.IsUnknown() {
+		return haproxy.Tenant{}, false, nil
+	}
+	t := haproxy.Tenant{
+		Name: m.Name.ValueString(), Engine: m.Engine.ValueString(), BindAddress: m.BindAddress.ValueString(),
+		ReadWritePort: int(m.ReadWritePort.ValueInt64()), ReadOnlyPort: int(m.ReadOnlyPort.ValueInt64()),
+		BackendPort: int(m.BackendPort.ValueInt64()), HealthCheckPort: int(m.HealthCheckPort.ValueInt64()),
+		HealthCheckTLS: m.HealthCheckTLS.ValueBool(), MaxReplicaLagBytes: m.MaxReplicaLagBytes.ValueInt64(), MaxConn: int(m.MaxConn.ValueInt64()),
+	}
+	if t.Engine == haproxy.EngineMySQL {
+		t.MaxReplicaLagBytes = 0
+	}
+	diags.Append(m.Backends.ElementsAs(ctx, &t.Backends, false)...)
+	if !m.AllowedCIDRs.IsNull() {
+		diags.Append(m.AllowedCIDRs.ElementsAs(ctx, &t.AllowedCIDRs, false)...)
+	}
+	return t, true, diags
+}
+
+func (r *haproxyTenantResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan tenantModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !plan.Engine.IsUnknown() {
+		bp, cp := engineDefaults(plan.Engine.ValueString())
+		if plan.BackendPort.IsUnknown() {
+			plan.BackendPort = types.Int64Value(bp)
+		}
+		if plan.HealthCheckPort.IsUnknown() {
+			plan.HealthCheckPort = types.Int64Value(cp)
+		}
+	}
+	if !plan.Name.IsUnknown() && !plan.Host.IsUnknown() {
+		plan.ID = types.StringValue(plan.Name.ValueString() + "@" + plan.Host.ValueString())
+	}
+	if !plan.ReadOnlyPort.IsNull() && !plan.ReadOnlyPort.IsUnknown() && plan.ReadOnlyPort.Equal(plan.ReadWritePort) {
+		resp.Diagnostics.AddAttributeError(path.Root("read_only_port"), "Ports clash",
+			fmt.Sprintf("read_only_port and read_write_port are both %d; each listener needs its own port.", plan.ReadWritePort.ValueInt64()))
+		return
+	}
+	t, known, d := plan.tenant(ctx)
+	resp.Diagnostics.Append(d...)
+	if known {
+		text, err := haproxy.Render(t)
+		if err != nil {
+			resp.Diagnostics.AddError("Invalid HAProxy tenant", err.Error())
+			return
+		}
+		plan.RenderedConfig = types.StringValue(text)
+		plan.ConfigSHA256 = types.StringValue(haproxy.SHA256(text))
+	} else {
+		plan.RenderedConfig, plan.ConfigSHA256 = types.StringUnknown(), types.StringUnknown()
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func (r *haproxyTenantResource) run(ctx context.Context, m *tenantModel, state string, text string) error {
+	if err := r.c.ansiblePreflight(ctx); err != nil {
+		return err
+	}
+	checkHost := m.BindAddress.ValueString()
+	if checkHost == "" || checkHost == "0.0.0.0" || checkHost == "::" {
+		checkHost = "127.0.0.1"
+	}
+	ports := []int{int(m.ReadWritePort.ValueInt64())}
+	if !m.ReadOnlyPort.IsNull() && m.ReadOnlyPort.ValueInt64() != 0 {
+		ports = append(ports, int(m.ReadOnlyPort.ValueInt64()))
+	}
+	name := m.Name.ValueString()
+	rn := r.c.runner
+	rn.OnEvent = ansibleLogger(ctx, "tenant", name)
+	_, err := rn.Run(ctx, runner.Run{
+		Playbook: "haproxy_tenant.yml",
+		Hosts:    []runner.Host{{Name: m.Host.ValueString(), Address: m.Host.ValueString(), Groups: []string{"erawan_proxy"}}},
+		Vars: map[string]any{
+			"erawan_tenant_name": name, "erawan_tenant_state": state, "erawan_tenant_config": text,
+			"erawan_tenant_file": haproxy.File(haproxyConfDir, name), "erawan_tenant_ports": ports,
+			"erawan_tenant_check_host": checkHost, "erawan_haproxy_confd": haproxyConfDir, "erawan_haproxy_main": haproxyMain,
+		},
+	})
+	return err
+}
+
+func (r *haproxyTenantResource) apply(ctx context.Context, plan *tenantModel, diags *diag.Diagnostics, op string) {
+	if err := r.run(ctx, plan, "present", plan.RenderedConfig.ValueString()); err != nil {
+		detail := err.Error()
+		var f *runner.Failure
+		if errors.As(err, &f) {
+			detail = fmt.Sprintf("Step: %s\nHost: %s\nTask: %s\n\n%s", f.Step, f.Host, f.Task, f.Output)
+		}
+		diags.AddError(fmt.Sprintf("%s of HAProxy tenant %q on %s failed", op, plan.Name.ValueString(), plan.Host.ValueString()), detail)
+	}
+}
+
+func (r *haproxyTenantResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan tenantModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := plan.Timeouts.Create(ctx, 10*time.Minute)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if r.apply(ctx, &plan, &resp.Diagnostics, "Create"); resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *haproxyTenantResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan tenantModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := plan.Timeouts.Update(ctx, 10*time.Minute)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if r.apply(ctx, &plan, &resp.Diagnostics, "Update"); resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// readFile fetches a tenant's file over SFTP; a missing file gives "", nil.
+func (r *haproxyTenantResource) readFile(ctx context.Context, host, name string) (string, error) {
+	sc, err := r.c.pool.SFTP(ctx, host)
+	if err != nil {
+		return "", err
+	}
+	defer sc.Close()
+	f, err := sc.Open(haproxy.File(haproxyConfDir, name))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", nil
+		}
+		return "", err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	return string(b), err
+}
+
+func (r *haproxyTenantResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state tenantModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	text, err := r.readFile(rctx, state.Host.ValueString(), state.Name.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddWarning(fmt.Sprintf("HAProxy host %s is unreachable", state.Host.ValueString()),
+			fmt.Sprintf("Reading tenant %q: %v. The last known state is kept.", state.Name.ValueString(), err))
+		return
+	}
+	if text == "" {
+		state.RenderedConfig, state.ConfigSHA256 = types.StringValue(""), types.StringValue("")
+	} else {
+		state.RenderedConfig, state.ConfigSHA256 = types.StringValue(text), types.StringValue(haproxy.SHA256(text))
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *haproxyTenantResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state tenantModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := state.Timeouts.Delete(ctx, 10*time.Minute)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := r.run(ctx, &state, "absent", ""); err != nil {
+		resp.Diagnostics.AddError(fmt.Sprintf("Delete of HAProxy tenant %q on %s failed", state.Name.ValueString(), state.Host.ValueString()), err.Error())
+	}
+}
+
+// ImportState takes "<name>@<host>" and rebuilds the tenant from its file.
+func (r *haproxyTenantResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	name, host, ok := strings.Cut(req.ID, "@")
+	if !ok || !clusterNameRE.MatchString(name) || host == "" {
+		resp.Diagnostics.AddError("Invalid import id", fmt.Sprintf("Want <name>@<host>, for example orders@10.0.0.5; got %q.", req.ID))
+		return
+	}
+	text, err := r.readFile(ctx, host, name)
+	if err != nil || text == "" {
+		resp.Diagnostics.AddError(fmt.Sprintf("Reading tenant %q on %s failed", name, host), fmt.Sprintf("%s: %v", haproxy.File(haproxyConfDir, name), err))
+		return
+	}
+	t, err := haproxy.Parse(text)
+	if err != nil {
+		resp.Diagnostics.AddError("Not an erawan tenant file", err.Error())
+		return
+	}
+	m := tenantModel{
+		ID: types.StringValue(name + "@" + host), Name: types.StringValue(t.Name), Host: types.StringValue(host), Engine: types.StringValue(t.Engine),
+		ReadWritePort: types.Int64Value(int64(t.ReadWritePort)), ReadOnlyPort: types.Int64Null(), BindAddress: types.StringValue(t.BindAddress),
+		BackendPort: types.Int64Value(int64(t.BackendPort)), HealthCheckPort: types.Int64Value(int64(t.HealthCheckPort)),
+		HealthCheckTLS: types.BoolValue(t.HealthCheckTLS), MaxReplicaLagBytes: types.Int64Value(t.MaxReplicaLagBytes), MaxConn: types.Int64Value(int64(t.MaxConn)),
+		RenderedConfig: types.StringValue(text), ConfigSHA256: types.StringValue(haproxy.SHA256(text)), AllowedCIDRs: types.ListNull(types.StringType),
+		Timeouts: timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType, "update": types.StringType, "delete": types.StringType})},
+	}
+	if t.Engine == haproxy.EngineMySQL {
+		m.MaxReplicaLagBytes = types.Int64Value(1048576)
+	}
+	if t.ReadOnlyPort != 0 {
+		m.ReadOnlyPort = types.Int64Value(int64(t.ReadOnlyPort))
+	}
+	m.Backends, _ = types.ListValueFrom(ctx, types.StringType, t.Backends)
+	if len(t.AllowedCIDRs) > 0 {
+		m.AllowedCIDRs, _ = types.ListValueFrom(ctx, types.StringType, t.AllowedCIDRs)
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
