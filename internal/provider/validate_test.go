@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -14,6 +15,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -95,4 +99,62 @@ func TestTwoNodesWarn(t *testing.T) {
 			t.Errorf("%d nodes: warning %v, want %v (%v)", n, got, warn, resp.Diagnostics)
 		}
 	}
+}
+
+func tenantHCL(body string) string {
+	return `resource "erawan_haproxy_tenant" "x" {` + "\n" + body + "\n}"
+}
+
+func TestTenantPlanTimeValidation(t *testing.T) {
+	p := unitProvider(t)
+	base := func(over map[string]string) string {
+		attrs := map[string]string{"name": `"orders"`, "host": `"10.0.0.5"`, "engine": `"postgresql"`, "read_write_port": "5000",
+			"read_only_port": "5001", "backends": `["10.0.0.11", "10.0.0.12"]`}
+		for k, v := range over {
+			attrs[k] = v
+		}
+		var lines []string
+		for k, v := range attrs {
+			if v != "" {
+				lines = append(lines, k+" = "+v)
+			}
+		}
+		return tenantHCL(strings.Join(lines, "\n"))
+	}
+	cases := []struct {
+		name string
+		over map[string]string
+		want string
+	}{
+		{"bad name", map[string]string{"name": `"Orders Tenant"`}, `(?s)Attribute name.*1-63 characters`},
+		{"port out of range", map[string]string{"read_write_port": "65536"}, `(?s)Attribute read_write_port.*between 1 and 65535`},
+		{"port zero", map[string]string{"read_only_port": "0"}, `(?s)Attribute read_only_port.*between 1 and 65535`},
+		{"ro equals rw", map[string]string{"read_only_port": "5000"}, `(?s)Ports clash.*both 5000`},
+		{"empty backends", map[string]string{"backends": "[]"}, `(?s)Attribute backends.*at least 1`},
+		{"bad engine", map[string]string{"engine": `"oracle"`}, `(?s)Attribute engine.*value must be one of`},
+		{"bad cidr", map[string]string{"allowed_cidrs": `["10.0.0.0/99"]`}, `(?s)Invalid CIDR`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resource.UnitTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: protoV6,
+				Steps: []resource.TestStep{{Config: p + base(c.over), PlanOnly: true, ExpectError: regexp.MustCompile(c.want)}},
+			})
+		})
+	}
+	// A valid tenant plans with its rendered config, before anything reaches the host.
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6,
+		Steps: []resource.TestStep{{
+			Config:             p + base(nil),
+			PlanOnly:           true,
+			ExpectNonEmptyPlan: true,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+				plancheck.ExpectKnownValue("erawan_haproxy_tenant.x", tfjsonpath.New("rendered_config"),
+					knownvalue.StringRegexp(regexp.MustCompile(`option httpchk OPTIONS /replica\?lag=1048576`))),
+				plancheck.ExpectKnownValue("erawan_haproxy_tenant.x", tfjsonpath.New("backend_port"), knownvalue.Int64Exact(5432)),
+				plancheck.ExpectKnownValue("erawan_haproxy_tenant.x", tfjsonpath.New("health_check_port"), knownvalue.Int64Exact(8008)),
+			}},
+		}},
+	})
 }
