@@ -138,7 +138,7 @@ func TestTenantPlanTimeValidation(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			resource.UnitTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6,
-				Steps: []resource.TestStep{{Config: p + base(c.over), PlanOnly: true, ExpectError: regexp.MustCompile(c.want)}},
+				Steps:                    []resource.TestStep{{Config: p + base(c.over), PlanOnly: true, ExpectError: regexp.MustCompile(c.want)}},
 			})
 		})
 	}
