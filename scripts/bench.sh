@@ -1,29 +1,29 @@
 #!/usr/bin/env bash
-# make bench: on the lab, the wall time of creating the 3-node demo cluster,
-# the wall time of `terraform plan` against it, and how many SSH connections
-# one plan opens per host (counted from the provider's own debug log line
-# "ssh connection opened"). Destroys the cluster afterwards.
+# make bench, on the lab: the wall time of creating a 3-node cluster, of
+# adding BENCH_TENANTS (default 20) HAProxy tenants on node4, of one
+# `terraform plan` over all of it, and how many SSH connections that plan
+# opened per host (from the provider's debug log line "ssh connection
+# opened"). Destroys everything afterwards.
 set -euo pipefail
-cd "$(dirname "$0")/../examples/demo"
+cd "$(dirname "$0")/bench"
 : "${TF_CLI_CONFIG_FILE:?set by make bench}" "${LAB_JSON:?set by make bench}"
-vars=(-input=false -var "lab_file=$LAB_JSON")
+vars=(-input=false -var "lab_file=$LAB_JSON" -var "tenants=${BENCH_TENANTS:-20}")
 now() { date +%s.%N; }
+secs() { awk "BEGIN{printf \"%.2f\", $2-$1}"; }
+log=$(mktemp)
+cleanup() { rm -f "$log"; terraform destroy -auto-approve "${vars[@]}" >/dev/null || echo "bench: destroy failed" >&2; }
+trap cleanup EXIT
 
 terraform destroy -auto-approve "${vars[@]}" >/dev/null 2>&1 || true
-t0=$(now)
-terraform apply -auto-approve "${vars[@]}" >/dev/null
-t1=$(now)
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-TF_LOG_PROVIDER=DEBUG TF_LOG_PATH="$log" terraform plan "${vars[@]}" -detailed-exitcode >/dev/null && plan_rc=0 || plan_rc=$?
-t2=$(now)
-t3=$(now)
-terraform plan "${vars[@]}" >/dev/null
+t0=$(now); terraform apply -auto-approve "${vars[@]}" -target=erawan_patroni_cluster.bench >/dev/null
+t1=$(now); terraform apply -auto-approve "${vars[@]}" >/dev/null
+t2=$(now); TF_LOG_PROVIDER=DEBUG TF_LOG_PATH="$log" terraform plan "${vars[@]}" -detailed-exitcode >/dev/null && rc=0 || rc=$?
+t3=$(now); terraform plan "${vars[@]}" >/dev/null
 t4=$(now)
 
-echo "create (3 nodes):          $(awk "BEGIN{printf \"%.1f\", $t1-$t0}") s"
-echo "plan (with debug log):     $(awk "BEGIN{printf \"%.2f\", $t2-$t1}") s  (exit $plan_rc: 0 = no changes)"
-echo "plan:                      $(awk "BEGIN{printf \"%.2f\", $t4-$t3}") s"
-echo "SSH connections per host in one plan:"
-grep -o 'ssh connection opened.*"host":"[^"]*"' "$log" | grep -o '"host":"[^"]*"' | sort | uniq -c | sed 's/^/  /'
-terraform destroy -auto-approve "${vars[@]}" >/dev/null
+echo "create, 3-node cluster:               $(secs "$t0" "$t1") s"
+echo "create, ${BENCH_TENANTS:-20} HAProxy tenants on one host: $(secs "$t1" "$t2") s"
+echo "plan (debug log on; exit $rc, 0 = no changes): $(secs "$t2" "$t3") s"
+echo "plan:                                 $(secs "$t3" "$t4") s"
+echo "SSH connections opened by that one plan, per host:"
+grep -o 'ssh connection opened.*' "$log" | grep -o 'host=[0-9a-f.:]*' | sort | uniq -c | sed 's/^/  /'

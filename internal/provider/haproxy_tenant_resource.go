@@ -206,6 +206,7 @@ func (r *haproxyTenantResource) run(ctx context.Context, m *tenantModel, state s
 	if err := r.c.ansiblePreflight(ctx); err != nil {
 		return err
 	}
+	defer r.c.lockHost(m.Host.ValueString())()
 	checkHost := m.BindAddress.ValueString()
 	if checkHost == "" || checkHost == "0.0.0.0" || checkHost == "::" {
 		checkHost = "127.0.0.1"

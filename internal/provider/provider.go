@@ -61,6 +61,27 @@ type clients struct {
 
 	preflightOnce sync.Once
 	preflightErr  error
+
+	hostLocksMu sync.Mutex
+	hostLocks   map[string]*sync.Mutex
+}
+
+// lockHost serialises changes that share files on one host (HAProxy tenants
+// on a proxy host) within this provider instance, which Terraform otherwise
+// applies in parallel. It returns the unlock function.
+func (c *clients) lockHost(host string) func() {
+	c.hostLocksMu.Lock()
+	if c.hostLocks == nil {
+		c.hostLocks = map[string]*sync.Mutex{}
+	}
+	m, ok := c.hostLocks[host]
+	if !ok {
+		m = &sync.Mutex{}
+		c.hostLocks[host] = m
+	}
+	c.hostLocksMu.Unlock()
+	m.Lock()
+	return m.Unlock
 }
 
 // ansiblePreflight checks ansible-playbook once per provider instance.
