@@ -65,6 +65,8 @@ func TestPlanTimeValidation(t *testing.T) {
 		{"port 70000", `name = "o"` + "\npostgres_version = 17\netcd_peer_port = 70000\n" + okNodes, `(?s)Attribute etcd_peer_port.*between 1 and 65535`},
 		{"bad cidr", `name = "o"` + "\npostgres_version = 17\nallowed_cidrs = [\"10.0.0.0/33\"]\n" + okNodes, `(?s)Invalid CIDR.*allowed_cidrs = \["10.0.0.0/33"\]`},
 		{"bad parameter name", `name = "o"` + "\npostgres_version = 17\nparameters = { \"max connections\" = \"1\" }\n" + okNodes, `(?s)Invalid PostgreSQL parameter name`},
+		{"owner is a cluster role", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"app\", owner = \"postgres\" }\n" + okNodes, `(?s)Attribute database.owner.*value must be none of`},
+		{"owner is reserved", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"app\", owner = \"pg_app\" }\n" + okNodes, `(?s)Attribute database.owner.*must not start with pg_`},
 		{"bad database name", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"App-DB\", owner = \"app\" }\n" + okNodes, `(?s)Attribute database.name.*lower-case identifier`},
 	}
 	for _, c := range cases {

@@ -17,6 +17,8 @@ var (
 	memberNameRE = regexp.MustCompile(`^[a-z0-9_-]{1,63}$`)
 	// sqlIdentRE is a plain lower-case PostgreSQL identifier.
 	sqlIdentRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+	// notPgPrefixRE matches names that do not start with "pg_".
+	notPgPrefixRE = regexp.MustCompile(`^([^p]|p[^g]|pg[^_]|p$|pg$)`)
 )
 
 // uniqueNodesValidator checks that member names and addresses are unique, and

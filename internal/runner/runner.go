@@ -90,9 +90,11 @@ func (f *Failure) Error() string {
 	return fmt.Sprintf("step %q failed on host %s, task %q:\n%s", f.Step, f.Host, f.Task, f.Output)
 }
 
-// Result tells which steps completed, in order, and the failure if any.
+// Result tells which steps completed, in order, the step that was running
+// when the run ended, and the failure if any.
 type Result struct {
 	Completed []string
+	Running   string
 	Failure   *Failure
 }
 
@@ -259,10 +261,7 @@ func lastStep(r Result) string {
 	if r.Failure != nil {
 		return r.Failure.Step
 	}
-	if len(r.Completed) > 0 {
-		return r.Completed[len(r.Completed)-1]
-	}
-	return ""
+	return r.Running
 }
 
 // consume reads callback events and tracks which steps completed: a step is
@@ -288,6 +287,7 @@ func (r *Runner) consume(rd io.Reader, red *Redactor) (Result, error) {
 				res.Completed = append(res.Completed, current)
 			}
 			current = ev.Step
+			res.Running = current
 		case "result":
 			if (ev.Status == "failed" || ev.Status == "unreachable") && res.Failure == nil {
 				res.Failure = &Failure{Step: ev.Step, Host: ev.Host, Task: ev.Task, Output: failureOutput(ev)}
@@ -296,6 +296,7 @@ func (r *Runner) consume(rd io.Reader, red *Redactor) (Result, error) {
 			if current != "" && res.Failure == nil && !contains(res.Completed, current) {
 				res.Completed = append(res.Completed, current)
 			}
+			res.Running = ""
 		}
 	}
 	return res, sc.Err()

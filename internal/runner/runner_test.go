@@ -6,8 +6,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // fakePlaybook writes a stand-in for ansible-playbook that records its
@@ -196,4 +199,59 @@ func TestInventoryBastion(t *testing.T) {
 			t.Errorf("inventory lacks %q:\n%s", want, s)
 		}
 	}
+}
+
+// Cancelling a run kills ansible-playbook and everything it started (its
+// ssh children), not just the direct child.
+func TestCancelKillsProcessGroup(t *testing.T) {
+	dir := t.TempDir()
+	childPid := filepath.Join(dir, "child.pid")
+	bin := filepath.Join(dir, "ansible-playbook")
+	script := "#!/bin/sh\nsleep 300 &\necho $! > " + childPid + "\necho '{\"event\": \"step_start\", \"step\": \"preflight\"}'\nwait\n"
+	if err := os.WriteFile(bin, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{Binary: bin, SSH: SSH{KnownHostsFile: "/kh"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	r.OnEvent = func(e Event) {
+		if e.Event == "step_start" {
+			close(started)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Run(ctx, Run{Playbook: "x.yml"})
+		done <- err
+	}()
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fake playbook did not start")
+	}
+	b, err := os.ReadFile(childPid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "stopped at step \"preflight\"") {
+			t.Fatalf("want a cancellation error naming the step, got %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	for i := 0; i < 50; i++ {
+		if err := syscall.Kill(pid, 0); err != nil {
+			return // the grandchild is gone
+		}
+		// A zombie still answers kill 0 until reaped; check its state.
+		if st, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); strings.Contains(string(st), ") Z ") {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("child process %d of ansible-playbook survived the cancel", pid)
 }
