@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/haproxy"
@@ -244,33 +245,30 @@ func (r *haproxyTenantResource) apply(ctx context.Context, plan *tenantModel, di
 func (r *haproxyTenantResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan tenantModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
 	timeout, d := plan.Timeouts.Create(ctx, 10*time.Minute)
 	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if r.apply(ctx, &plan, &resp.Diagnostics, "Create"); resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	r.write(ctx, &plan, timeout, "Create", &resp.Diagnostics, &resp.State)
 }
 
 func (r *haproxyTenantResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan tenantModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
 	timeout, d := plan.Timeouts.Update(ctx, 10*time.Minute)
 	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if r.apply(ctx, &plan, &resp.Diagnostics, "Update"); resp.Diagnostics.HasError() {
+	r.write(ctx, &plan, timeout, "Update", &resp.Diagnostics, &resp.State)
+}
+
+// write puts the planned tenant file in place and, on success, records the plan as state.
+func (r *haproxyTenantResource) write(ctx context.Context, plan *tenantModel, timeout time.Duration, op string, diags *diag.Diagnostics, state *tfsdk.State) {
+	if diags.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if r.apply(ctx, plan, diags, op); diags.HasError() {
+		return
+	}
+	diags.Append(state.Set(ctx, plan)...)
 }
 
 // readFile fetches a tenant's file over SFTP; a missing file gives "", nil.

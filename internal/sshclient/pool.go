@@ -66,6 +66,21 @@ type hostConn struct {
 	client *ssh.Client
 }
 
+// alive returns the pooled client if its transport still answers (a dead
+// one fails a global request at once), else drops it and returns nil.
+// The caller holds hc.mu.
+func (hc *hostConn) alive() *ssh.Client {
+	if hc.client == nil {
+		return nil
+	}
+	if _, _, err := hc.client.SendRequest("keepalive@erawan", true, nil); err == nil {
+		return hc.client
+	}
+	hc.client.Close()
+	hc.client = nil
+	return nil
+}
+
 // New checks the configuration and builds a Pool. It does not connect.
 func New(cfg Config) (*Pool, error) {
 	if cfg.User == "" {
@@ -172,13 +187,8 @@ func (p *Pool) Client(ctx context.Context, host string) (*ssh.Client, error) {
 
 	hc.mu.Lock()
 	defer hc.mu.Unlock()
-	if hc.client != nil {
-		// A cheap liveness check: a dead transport fails SendRequest at once.
-		if _, _, err := hc.client.SendRequest("keepalive@erawan", true, nil); err == nil {
-			return hc.client, nil
-		}
-		hc.client.Close()
-		hc.client = nil
+	if c := hc.alive(); c != nil {
+		return c, nil
 	}
 	backoff := 500 * time.Millisecond
 	for {
@@ -265,12 +275,8 @@ func (p *Pool) bastionClient(ctx context.Context) (*ssh.Client, error) {
 	p.mu.Unlock()
 	hc.mu.Lock()
 	defer hc.mu.Unlock()
-	if hc.client != nil {
-		if _, _, err := hc.client.SendRequest("keepalive@erawan", true, nil); err == nil {
-			return hc.client, nil
-		}
-		hc.client.Close()
-		hc.client = nil
+	if c := hc.alive(); c != nil {
+		return c, nil
 	}
 	b := *p.cfg.Bastion
 	if b.User == "" {
