@@ -29,7 +29,7 @@ resource "erawan_patroni_cluster" "demo" {
   postgres_version = 17
   nodes            = [for i, h in slice(local.lab.hosts, 0, 3) : { name = "pg${i + 1}", address = h.address }]
 
-  allowed_cidrs       = ["10.231.0.0/24"]
+  allowed_cidrs       = ["${join(".", slice(split(".", local.lab.hosts[0].address), 0, 3))}.0/24"]
   parameters          = { max_connections = "200" }
   database            = { name = "app", owner = "app" }
   deletion_protection = false

@@ -51,6 +51,12 @@ func loadLab(t *testing.T) *lab.File {
 	return l
 }
 
+// labCIDR is the lab's /24, derived from its first host.
+func labCIDR(l *lab.File) string {
+	a := l.Hosts[0].Address
+	return a[:strings.LastIndex(a, ".")] + ".0/24"
+}
+
 func labPool(t *testing.T, l *lab.File) *sshclient.Pool {
 	t.Helper()
 	p, err := sshclient.New(sshclient.Config{Endpoint: sshclient.Endpoint{User: l.SSHUser, PrivateKeyFile: l.SSHPrivateKeyFile}, KnownHostsFile: l.KnownHostsFile})
@@ -81,7 +87,7 @@ resource "erawan_patroni_cluster" "acc" {
   name             = "acc"
   postgres_version = 17
   nodes            = [%s]
-  allowed_cidrs    = ["10.231.0.0/24"]
+  allowed_cidrs    = [%q]
   parameters       = { max_connections = "%d" }
   database         = { name = "app", owner = "app" }
   deletion_protection = %t
@@ -91,7 +97,7 @@ data "erawan_patroni_cluster" "acc" {
   addresses  = [for n in erawan_patroni_cluster.acc.nodes : n.address]
   depends_on = [erawan_patroni_cluster.acc]
 }
-`, l.SSHUser, l.SSHPrivateKeyFile, l.KnownHostsFile, strings.Join(nodes, ", "), maxConn, protect)
+`, l.SSHUser, l.SSHPrivateKeyFile, l.KnownHostsFile, strings.Join(nodes, ", "), labCIDR(l), maxConn, protect)
 }
 
 // members returns name -> {role, state, address} from state.

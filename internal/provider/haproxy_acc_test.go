@@ -34,10 +34,10 @@ resource "erawan_patroni_cluster" "hap" {
   name                = "hap"
   postgres_version    = 17
   nodes               = [{ name = "pg1", address = %q }, { name = "pg2", address = %q }, { name = "pg3", address = %q }]
-  allowed_cidrs       = ["10.231.0.0/24"]
+  allowed_cidrs       = [%q]
   deletion_protection = false
 }
-`, l.SSHPrivateKeyFile, l.KnownHostsFile, l.Hosts[0].Address, l.Hosts[1].Address, l.Hosts[2].Address)
+`, l.SSHPrivateKeyFile, l.KnownHostsFile, l.Hosts[0].Address, l.Hosts[1].Address, l.Hosts[2].Address, labCIDR(l))
 	for _, t := range tenants {
 		fmt.Fprintf(&b, `
 resource "erawan_haproxy_tenant" %q {
@@ -47,9 +47,9 @@ resource "erawan_haproxy_tenant" %q {
   read_write_port = %s
   read_only_port  = %s
   backends        = [for n in erawan_patroni_cluster.hap.nodes : n.address]
-  allowed_cidrs   = ["10.231.0.0/24"]
+  allowed_cidrs   = [%q]
 }
-`, t[0], t[0], l.Hosts[3].Address, t[1], t[2])
+`, t[0], t[0], l.Hosts[3].Address, t[1], t[2], labCIDR(l))
 	}
 	return b.String()
 }

@@ -126,7 +126,7 @@ func (r *haproxyTenantResource) Schema(ctx context.Context, _ resource.SchemaReq
 			"config_sha256": schema.StringAttribute{Computed: true,
 				MarkdownDescription: "SHA-256 of the tenant's file on the host (empty when the file is missing). A difference from `rendered_config` is drift."},
 			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true,
-				CreateDescription: "Default `10m`.", UpdateDescription: "Default `10m`.", DeleteDescription: "Default `10m`."}),
+				CreateDescription: "Default `10m`, counted from when this tenant's change starts on its proxy host (changes on one host run one at a time).", UpdateDescription: "Default `10m`, counted the same way.", DeleteDescription: "Default `10m`, counted the same way."}),
 		},
 	}
 }
@@ -203,11 +203,15 @@ func (r *haproxyTenantResource) ModifyPlan(ctx context.Context, req resource.Mod
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
-func (r *haproxyTenantResource) run(ctx context.Context, m *tenantModel, state string, text string) error {
+// run writes or removes the tenant's file. Changes on one proxy host are
+// serialised, and the operation's timeout starts once this one holds the host.
+func (r *haproxyTenantResource) run(ctx context.Context, m *tenantModel, state string, text string, timeout time.Duration) error {
 	if err := r.c.ansiblePreflight(ctx); err != nil {
 		return err
 	}
 	defer r.c.lockHost(m.Host.ValueString())()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	checkHost := m.BindAddress.ValueString()
 	if checkHost == "" || checkHost == "0.0.0.0" || checkHost == "::" {
 		checkHost = "127.0.0.1"
@@ -231,8 +235,8 @@ func (r *haproxyTenantResource) run(ctx context.Context, m *tenantModel, state s
 	return err
 }
 
-func (r *haproxyTenantResource) apply(ctx context.Context, plan *tenantModel, diags *diag.Diagnostics, op string) {
-	if err := r.run(ctx, plan, "present", plan.RenderedConfig.ValueString()); err != nil {
+func (r *haproxyTenantResource) apply(ctx context.Context, plan *tenantModel, timeout time.Duration, diags *diag.Diagnostics, op string) {
+	if err := r.run(ctx, plan, "present", plan.RenderedConfig.ValueString(), timeout); err != nil {
 		detail := err.Error()
 		var f *runner.Failure
 		if errors.As(err, &f) {
@@ -263,9 +267,7 @@ func (r *haproxyTenantResource) write(ctx context.Context, plan *tenantModel, ti
 	if diags.HasError() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if r.apply(ctx, plan, diags, op); diags.HasError() {
+	if r.apply(ctx, plan, timeout, diags, op); diags.HasError() {
 		return
 	}
 	diags.Append(state.Set(ctx, plan)...)
@@ -320,9 +322,7 @@ func (r *haproxyTenantResource) Delete(ctx context.Context, req resource.DeleteR
 	}
 	timeout, d := state.Timeouts.Delete(ctx, 10*time.Minute)
 	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := r.run(ctx, &state, "absent", ""); err != nil {
+	if err := r.run(ctx, &state, "absent", "", timeout); err != nil {
 		resp.Diagnostics.AddError(fmt.Sprintf("Delete of HAProxy tenant %q on %s failed", state.Name.ValueString(), state.Host.ValueString()), err.Error())
 	}
 }
