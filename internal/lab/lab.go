@@ -61,6 +61,10 @@ func Load(path string) (*File, error) {
 type Options struct {
 	Nodes    int    // number of hosts, node1..nodeN (default 4)
 	Suite    string // Debian suite of the hosts (default "trixie")
+	// MySQLNodes is the number of MySQL hosts, mysql1..mysqlN (default 0),
+	// at <prefix>.31 upwards, booted from a Debian sid root with MySQL 9.7
+	// (mysql-server, mysql-router) and listed with image "mysql".
+	MySQLNodes int
 	Dir      string // state directory, normally <repo>/.lab
 	CacheDir string // where base roots are cached (default /var/cache/erawan-lab)
 	Bridge   string // bridge name (default "erawan0")
@@ -77,6 +81,23 @@ var Packages = []string{
 	"systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "sudo", "iproute2", "procps",
 	"postgresql", "patroni", "etcd-server", "etcd-client", "haproxy", "curl", "ca-certificates",
 }
+
+// MySQLSuite is the Debian suite of the MySQL hosts: only sid packages MySQL
+// (9.7, with the group_replication and clone plugins); bookworm and trixie
+// carry MariaDB alone.
+const MySQLSuite = "sid"
+
+// MySQLPackages is the package list of the MySQL hosts' base root.
+var MySQLPackages = []string{
+	"systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "sudo", "iproute2", "procps",
+	"mysql-server", "mysql-client", "mysql-router", "curl", "ca-certificates",
+}
+
+// MySQLImage is the image name of MySQL hosts in lab.json.
+const MySQLImage = "mysql"
+
+// MySQLHostAddress returns the address of MySQL host i (1-based): <prefix>.(30+i).
+func MySQLHostAddress(prefix string, i int) string { return fmt.Sprintf("%s.%d", prefix, 30+i) }
 
 func (o *Options) defaults() {
 	if o.Nodes == 0 {
@@ -126,8 +147,11 @@ func (o *Options) logf(format string, args ...any) { fmt.Fprintf(o.Log, "lab: "+
 // Up boots the lab, idempotently: hosts already running are left alone.
 func Up(ctx context.Context, o Options) (*File, error) {
 	o.defaults()
-	if o.Nodes < 1 || o.Nodes > 200 {
-		return nil, fmt.Errorf("LAB_NODES must be 1..200, got %d", o.Nodes)
+	if o.Nodes < 1 || o.Nodes > 19 {
+		return nil, fmt.Errorf("LAB_NODES must be 1..19, got %d", o.Nodes)
+	}
+	if o.MySQLNodes < 0 || o.MySQLNodes > 9 {
+		return nil, fmt.Errorf("LAB_MYSQL_NODES must be 0..9, got %d", o.MySQLNodes)
 	}
 	if err := checkPrefix(o.Prefix); err != nil {
 		return nil, err
@@ -135,9 +159,15 @@ func Up(ctx context.Context, o Options) (*File, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	base, err := ensureBase(ctx, &o)
+	base, err := ensureBase(ctx, &o, o.Suite, Packages)
 	if err != nil {
 		return nil, err
+	}
+	var mysqlBase string
+	if o.MySQLNodes > 0 {
+		if mysqlBase, err = ensureBase(ctx, &o, MySQLSuite, MySQLPackages); err != nil {
+			return nil, err
+		}
 	}
 	keyFile := filepath.Join(o.Dir, "id_ed25519")
 	pub, err := ensureClientKey(keyFile)
@@ -150,9 +180,20 @@ func Up(ctx context.Context, o Options) (*File, error) {
 	knownHosts := filepath.Join(o.Dir, "known_hosts")
 	var lines []string
 	f := &File{SSHUser: "root", SSHPrivateKeyFile: keyFile, KnownHostsFile: knownHosts}
+	type planned struct {
+		host Host
+		base string
+	}
+	var hosts []planned
 	for i := 1; i <= o.Nodes; i++ {
-		h := Host{Name: fmt.Sprintf("node%d", i), Address: HostAddress(o.Prefix, i), Image: o.Suite}
-		hostPub, err := ensureHost(ctx, &o, base, h, pub)
+		hosts = append(hosts, planned{Host{Name: fmt.Sprintf("node%d", i), Address: HostAddress(o.Prefix, i), Image: o.Suite}, base})
+	}
+	for i := 1; i <= o.MySQLNodes; i++ {
+		hosts = append(hosts, planned{Host{Name: fmt.Sprintf("mysql%d", i), Address: MySQLHostAddress(o.Prefix, i), Image: MySQLImage}, mysqlBase})
+	}
+	for _, p := range hosts {
+		h := p.host
+		hostPub, err := ensureHost(ctx, &o, p.base, h, pub)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", h.Name, err)
 		}
@@ -173,20 +214,22 @@ func Up(ctx context.Context, o Options) (*File, error) {
 	return f, nil
 }
 
-// ensureBase builds (once) and returns the cached base root for the suite.
-func ensureBase(ctx context.Context, o *Options) (string, error) {
-	dir := filepath.Join(o.CacheDir, CacheKey(o.Suite, Packages))
+// ensureBase builds (once) and returns the cached base root for a suite and
+// package list.
+func ensureBase(ctx context.Context, o *Options, suite string, packages []string) (string, error) {
+	dir := filepath.Join(o.CacheDir, CacheKey(suite, packages))
 	root := filepath.Join(dir, "root")
 	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
 		return root, nil
 	}
-	o.logf("building the %s base root in %s (debootstrap, about 2 minutes, once)", o.Suite, root)
+	o.logf("building the %s base root in %s (debootstrap, a few minutes, once)", suite, root)
 	_ = os.RemoveAll(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
 	tmp := root + ".tmp"
-	args := []string{"--variant=minbase", "--include=" + strings.Join(Packages, ","), o.Suite, tmp, "http://deb.debian.org/debian"}
+	_ = os.RemoveAll(tmp)
+	args := []string{"--variant=minbase", "--include=" + strings.Join(packages, ","), suite, tmp, "http://deb.debian.org/debian"}
 	if err := run(ctx, o.Log, "debootstrap", args...); err != nil {
 		return "", fmt.Errorf("debootstrap: %w", err)
 	}
@@ -298,6 +341,9 @@ func ensureHost(ctx context.Context, o *Options, base string, h Host, clientPub 
 			return "", err
 		}
 	}
+	if err := ownDataDirs(ctx, o, base, merged); err != nil {
+		return "", err
+	}
 	hostPub, err := writeIdentity(merged, h, o, clientPub)
 	if err != nil {
 		return "", err
@@ -323,6 +369,26 @@ func ensureHost(ctx context.Context, o *Options, base string, h Host, clientPub 
 		return "", err
 	}
 	return hostPub, cmd.Process.Release()
+}
+
+// ownDataDirs gives a host its own copy of data directories whose
+// subdirectories the server renames (MySQL's clone renames #innodb_redo):
+// overlayfs refuses to rename a directory that lives in the lower layer, so
+// the directory is removed from the merged view and copied back, which puts
+// it and everything in it in the host's own upper layer.
+func ownDataDirs(ctx context.Context, o *Options, base, merged string) error {
+	for _, d := range []string{"var/lib/mysql"} {
+		if _, err := os.Stat(filepath.Join(base, d)); err != nil {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(merged, d)); err != nil {
+			return err
+		}
+		if err := run(ctx, o.Log, "cp", "-a", filepath.Join(base, d), filepath.Join(merged, d)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeIdentity gives a host its name, address, machine id, SSH host key and
@@ -354,6 +420,10 @@ func writeIdentity(root string, h Host, o *Options, clientPub string) (string, e
 		{"etc/systemd/network/10-host0.network", 0o644, fmt.Sprintf("[Match]\nName=host0\n\n[Network]\nAddress=%s/24\nGateway=%s\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n", h.Address, BridgeAddress(o.Prefix))},
 		{"root/.ssh/authorized_keys", 0o600, clientPub},
 	}
+	// A MySQL data directory initialised in the base root carries one
+	// server_uuid (auto.cnf) for every host; mysqld makes a new one at start
+	// when the file is missing, as on a freshly installed machine.
+	os.Remove(filepath.Join(root, "var/lib/mysql/auto.cnf"))
 	if err := os.MkdirAll(filepath.Join(root, "root/.ssh"), 0o700); err != nil {
 		return "", err
 	}

@@ -225,7 +225,7 @@ func (p *erawanProvider) Configure(ctx context.Context, req provider.ConfigureRe
 }
 
 func (p *erawanProvider) Resources(_ context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewPatroniClusterResource, NewHAProxyTenantResource}
+	return []func() resource.Resource{NewPatroniClusterResource, NewMySQLClusterResource, NewHAProxyTenantResource}
 }
 
 func (p *erawanProvider) DataSources(_ context.Context) []func() datasource.DataSource {

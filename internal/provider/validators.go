@@ -23,7 +23,10 @@ var (
 
 // uniqueNodesValidator checks that member names and addresses are unique, and
 // warns about two nodes (a two-member etcd has no fault tolerance).
-type uniqueNodesValidator struct{}
+type uniqueNodesValidator struct {
+	// twoNodes is the warning for exactly two nodes; empty uses the etcd one.
+	twoNodes string
+}
 
 func (uniqueNodesValidator) Description(context.Context) string {
 	return "member names and addresses must be unique"
@@ -32,7 +35,7 @@ func (v uniqueNodesValidator) MarkdownDescription(ctx context.Context) string {
 	return v.Description(ctx)
 }
 
-func (uniqueNodesValidator) ValidateList(ctx context.Context, req validator.ListRequest, resp *validator.ListResponse) {
+func (v uniqueNodesValidator) ValidateList(ctx context.Context, req validator.ListRequest, resp *validator.ListResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
@@ -60,8 +63,11 @@ func (uniqueNodesValidator) ValidateList(ctx context.Context, req validator.List
 		}
 	}
 	if len(elems) == 2 {
-		resp.Diagnostics.AddAttributeWarning(req.Path, "Two nodes give no fault tolerance",
-			"A two-member etcd cluster loses quorum when either member fails, so Patroni cannot fail over. Use 1 node for a single instance or 3 or more (an odd number) for high availability.")
+		msg := v.twoNodes
+		if msg == "" {
+			msg = "A two-member etcd cluster loses quorum when either member fails, so Patroni cannot fail over. Use 1 node for a single instance or 3 or more (an odd number) for high availability."
+		}
+		resp.Diagnostics.AddAttributeWarning(req.Path, "Two nodes give no fault tolerance", msg)
 	}
 }
 

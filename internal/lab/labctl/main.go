@@ -1,5 +1,6 @@
 // Command labctl boots and stops the lab: `labctl up` and `labctl down`.
 // Settings come from LAB_NODES (default 4), LAB_SUITE (default trixie),
+// LAB_MYSQL_NODES (MySQL hosts mysql1..N from Debian sid, default 0),
 // LAB_DIR (default ./.lab), LAB_CACHE (default /var/cache/erawan-lab),
 // LAB_BRIDGE (default erawan0), LAB_PREFIX (first three octets of the lab's
 // /24, default 10.231.0) and LAB_MACHINE_PREFIX (prefix of the nspawn machine
@@ -28,16 +29,7 @@ func main() {
 		dir = ".lab"
 	}
 	dir, _ = filepath.Abs(dir)
-	nodes := 0
-	if v := os.Getenv("LAB_NODES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "LAB_NODES=%q is not a number\n", v)
-			os.Exit(2)
-		}
-		nodes = n
-	}
-	opts := lab.Options{Nodes: nodes, Suite: os.Getenv("LAB_SUITE"), Dir: dir, CacheDir: os.Getenv("LAB_CACHE"),
+	opts := lab.Options{Nodes: intEnv("LAB_NODES"), MySQLNodes: intEnv("LAB_MYSQL_NODES"), Suite: os.Getenv("LAB_SUITE"), Dir: dir, CacheDir: os.Getenv("LAB_CACHE"),
 		Bridge: os.Getenv("LAB_BRIDGE"), Prefix: os.Getenv("LAB_PREFIX"), MachinePrefix: os.Getenv("LAB_MACHINE_PREFIX")}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -51,4 +43,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "lab:", err)
 		os.Exit(1)
 	}
+}
+
+func intEnv(name string) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s=%q is not a number\n", name, v)
+		os.Exit(2)
+	}
+	return n
 }
