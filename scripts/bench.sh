@@ -3,7 +3,9 @@
 # adding BENCH_TENANTS (default 20) HAProxy tenants on node4, of one
 # `terraform plan` over all of it, and how many SSH connections that plan
 # opened per host (from the provider's debug log line "ssh connection
-# opened"). Destroys everything afterwards.
+# opened"); then, when the lab has MySQL hosts, the wall time of creating a
+# 3-member erawan_mysql_cluster and of a `terraform plan` against it.
+# Destroys everything afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/bench"
 : "${TF_CLI_CONFIG_FILE:?set by make bench}" "${LAB_JSON:?set by make bench}"
@@ -27,3 +29,13 @@ echo "plan (debug log on; exit $rc, 0 = no changes): $(secs "$t2" "$t3") s"
 echo "plan:                                 $(secs "$t3" "$t4") s"
 echo "SSH connections opened by that one plan, per host:"
 grep -o 'ssh connection opened.*' "$log" | grep -o 'host=[0-9a-f.:]*' | sort | uniq -c | sed 's/^/  /'
+
+if [ "$(grep -c '"image": "mysql"' "$LAB_JSON")" -ge 3 ]; then
+  m0=$(now); terraform apply -auto-approve "${vars[@]}" -target='erawan_mysql_cluster.bench[0]' >/dev/null
+  m1=$(now); terraform plan "${vars[@]}" -target='erawan_mysql_cluster.bench[0]' -detailed-exitcode >/dev/null && rc=0 || rc=$?
+  m2=$(now)
+  echo "create, 3-member MySQL cluster:       $(secs "$m0" "$m1") s"
+  echo "plan, MySQL cluster (exit $rc, 0 = no changes): $(secs "$m1" "$m2") s"
+else
+  echo "MySQL: the lab has no MySQL hosts (make lab-up LAB_MYSQL_NODES=3)"
+fi

@@ -149,7 +149,7 @@ func Render(t Tenant) (string, error) {
 	case EngineMySQL:
 		listener("rw", t.ReadWritePort, "    option httpchk GET /primary\n    http-check expect status 200\n")
 		if t.ReadOnlyPort != 0 {
-			listener("ro", t.ReadOnlyPort, "    option httpchk GET /secondary\n    http-check expect status 200\n")
+			listener("ro", t.ReadOnlyPort, "    option httpchk GET /replica\n    http-check expect status 200\n")
 		}
 	}
 	return b.String(), nil

@@ -84,7 +84,7 @@ func TestRenderMySQLAndTLSCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"bind 127.0.0.1:6000", "option httpchk GET /primary", "option httpchk GET /secondary", "server ro_1 10.0.0.21:3306 check port 9200"} {
+	for _, want := range []string{"bind 127.0.0.1:6000", "option httpchk GET /primary", "option httpchk GET /replica", "server ro_1 10.0.0.21:3306 check port 9200"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("lacks %q", want)
 		}

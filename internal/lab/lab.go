@@ -59,16 +59,16 @@ func Load(path string) (*File, error) {
 
 // Options configure the lab. Zero values take the defaults noted.
 type Options struct {
-	Nodes    int    // number of hosts, node1..nodeN (default 4)
-	Suite    string // Debian suite of the hosts (default "trixie")
+	Nodes int    // number of hosts, node1..nodeN (default 4)
+	Suite string // Debian suite of the hosts (default "trixie")
 	// MySQLNodes is the number of MySQL hosts, mysql1..mysqlN (default 0),
 	// at <prefix>.31 upwards, booted from a Debian sid root with MySQL 9.7
 	// (mysql-server, mysql-router) and listed with image "mysql".
 	MySQLNodes int
-	Dir      string // state directory, normally <repo>/.lab
-	CacheDir string // where base roots are cached (default /var/cache/erawan-lab)
-	Bridge   string // bridge name (default "erawan0")
-	Prefix   string // first three octets of the lab /24 (default "10.231.0")
+	Dir        string // state directory, normally <repo>/.lab
+	CacheDir   string // where base roots are cached (default /var/cache/erawan-lab)
+	Bridge     string // bridge name (default "erawan0")
+	Prefix     string // first three octets of the lab /24 (default "10.231.0")
 	// MachinePrefix prefixes the systemd-nspawn machine names (and so the
 	// host-side veth names, vb-<machine>) so two labs can run side by side.
 	MachinePrefix string

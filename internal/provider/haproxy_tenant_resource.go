@@ -96,7 +96,7 @@ func (r *haproxyTenantResource) Schema(ctx context.Context, _ resource.SchemaReq
 			"engine": schema.StringAttribute{Required: true,
 				Validators: []validator.String{stringvalidator.OneOf(haproxy.EnginePostgreSQL, haproxy.EngineMySQL)},
 				MarkdownDescription: "`postgresql`: health checks `OPTIONS /primary` and `OPTIONS /replica?lag=<max_replica_lag_bytes>` against Patroni's REST API. " +
-					"`mysql`: `GET /primary` and `GET /secondary` against the primary-check service of `erawan_mysql_cluster` (never `option mysql-check`)."},
+					"`mysql`: `GET /primary` and `GET /replica` against the primary-check service of `erawan_mysql_cluster` (never `option mysql-check`)."},
 			"read_write_port": schema.Int64Attribute{Required: true, Validators: port,
 				MarkdownDescription: "Port of the read-write listener (the primary only)."},
 			"read_only_port": schema.Int64Attribute{Optional: true, Validators: port,

@@ -240,7 +240,7 @@ func (r *mysqlClusterResource) Create(ctx context.Context, req resource.CreateRe
 		}
 	}
 	if plan.routerEnabled() && mode != mysqlgr.ModeAdminAPI {
-		resp.Diagnostics.AddAttributeError(path.Root("router").AtName("enabled"), "MySQL Router needs the AdminAPI",
+		resp.Diagnostics.AddAttributeError(path.Root("router"), "MySQL Router needs the AdminAPI",
 			"management = \"auto\" resolved to \"group_replication\" because mysqlsh is missing on at least one node, and Router cannot bootstrap without the InnoDB Cluster metadata. Install MySQL Shell on every node or disable router.")
 		return
 	}
@@ -365,7 +365,7 @@ func (r *mysqlClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 		return
 	}
 	if plan.routerEnabled() && state.ManagementMode.ValueString() == mysqlgr.ModeGroupReplication {
-		resp.Diagnostics.AddAttributeError(path.Root("router").AtName("enabled"), "MySQL Router needs the AdminAPI",
+		resp.Diagnostics.AddAttributeError(path.Root("router"), "MySQL Router needs the AdminAPI",
 			"This cluster is managed with group_replication (no InnoDB Cluster metadata), so Router cannot be bootstrapped.")
 		return
 	}

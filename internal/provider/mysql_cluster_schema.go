@@ -190,7 +190,7 @@ func (mysqlConfigValidator) ValidateResource(ctx context.Context, req resource.V
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("router"), &router)...)
 	if !router.IsNull() && !router.IsUnknown() {
 		if en, ok := router.Attributes()["enabled"].(types.Bool); ok && en.ValueBool() && mode.ValueString() == mysqlgr.ModeGroupReplication {
-			resp.Diagnostics.AddAttributeError(path.Root("router").AtName("enabled"), "MySQL Router needs the AdminAPI",
+			resp.Diagnostics.AddAttributeError(path.Root("router"), "MySQL Router needs the AdminAPI",
 				"router.enabled = true needs management = \"adminapi\" (or \"auto\" resolving to it): Router bootstraps from the InnoDB Cluster metadata "+
 					"that only MySQL Shell writes, and management = \"group_replication\" builds the group without it.")
 		}

@@ -43,3 +43,13 @@ resource "erawan_haproxy_tenant" "t" {
   read_only_port  = 6001 + 2 * count.index
   backends        = [for n in erawan_patroni_cluster.bench.nodes : n.address]
 }
+
+# The MySQL hosts (image "mysql", `LAB_MYSQL_NODES=3`): a 3-member cluster.
+locals { mysql_hosts = [for h in local.lab.hosts : h if h.image == "mysql"] }
+
+resource "erawan_mysql_cluster" "bench" {
+  count               = length(local.mysql_hosts) >= 3 ? 1 : 0
+  name                = "benchCluster"
+  nodes               = [for i, h in slice(local.mysql_hosts, 0, 3) : { name = "db${i + 1}", address = h.address }]
+  deletion_protection = false
+}

@@ -1,0 +1,381 @@
+package provider
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/lab"
+)
+
+const (
+	myRes    = "erawan_mysql_cluster.acc"
+	myTenant = "erawan_haproxy_tenant.my"
+)
+
+// mysqlHosts returns the lab's MySQL hosts (image "mysql"), skipping the
+// test when the lab has fewer than three.
+func mysqlHosts(t *testing.T, l *lab.File) []lab.Host {
+	t.Helper()
+	var out []lab.Host
+	for _, h := range l.Hosts {
+		if h.Image == lab.MySQLImage {
+			out = append(out, h)
+		}
+	}
+	if len(out) < 3 {
+		t.Fatalf("the lab has %d MySQL hosts; this test needs 3: run `make lab-up LAB_MYSQL_NODES=3`", len(out))
+	}
+	return out
+}
+
+// proxyHost is the lab's fourth Debian host (node4), which carries HAProxy.
+func proxyHost(t *testing.T, l *lab.File) lab.Host {
+	t.Helper()
+	for _, h := range l.Hosts {
+		if h.Name == "node4" {
+			return h
+		}
+	}
+	t.Fatal("the lab has no node4 for HAProxy")
+	return lab.Host{}
+}
+
+// myConfig renders a cluster of members db<i> on MySQL hosts idx (0-based)
+// and a MySQL tenant on node4 in front of it.
+func myConfig(l *lab.File, my []lab.Host, proxy lab.Host, idx []int, protect bool) string {
+	var nodes []string
+	for _, i := range idx {
+		nodes = append(nodes, fmt.Sprintf(`{ name = "db%d", address = %q }`, i+1, my[i].Address))
+	}
+	return fmt.Sprintf(`
+provider "erawan" {
+  ssh = {
+    private_key_file = %q
+    known_hosts_file = %q
+  }
+}
+
+resource "erawan_mysql_cluster" "acc" {
+  name                = "accCluster"
+  nodes               = [%s]
+  database            = { name = "appdb", user = "appuser" }
+  deletion_protection = %t
+}
+
+resource "erawan_haproxy_tenant" "my" {
+  name            = "mysqlacc"
+  host            = %q
+  engine          = "mysql"
+  read_write_port = 7000
+  read_only_port  = 7001
+  backends        = [for n in erawan_mysql_cluster.acc.nodes : n.address]
+  depends_on      = [erawan_mysql_cluster.acc]
+}
+`, l.SSHPrivateKeyFile, l.KnownHostsFile, strings.Join(nodes, ", "), protect, proxy.Address)
+}
+
+func myAttr(s *terraform.State, key string) string {
+	return s.RootModule().Resources[myRes].Primary.Attributes[key]
+}
+
+// myMembers returns name -> {role, state, address} from state.
+func myMembers(s *terraform.State) map[string][3]string {
+	a := s.RootModule().Resources[myRes].Primary.Attributes
+	out := map[string][3]string{}
+	for i := 0; ; i++ {
+		p := fmt.Sprintf("members.%d.", i)
+		name, ok := a[p+"name"]
+		if !ok {
+			return out
+		}
+		out[name] = [3]string{a[p+"role"], a[p+"state"], a[p+"address"]}
+	}
+}
+
+// checkGroup checks n members, all ONLINE, exactly one PRIMARY, and that
+// the primary attribute names it.
+func checkGroup(n int) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		ms := myMembers(s)
+		if len(ms) != n {
+			return fmt.Errorf("%d members, want %d: %v", len(ms), n, ms)
+		}
+		primaries := 0
+		for name, m := range ms {
+			if m[1] != "ONLINE" {
+				return fmt.Errorf("member %s is %s, want ONLINE", name, m[1])
+			}
+			if m[0] == "PRIMARY" {
+				primaries++
+				if myAttr(s, "primary") != name {
+					return fmt.Errorf("primary = %q, but %s has role PRIMARY", myAttr(s, "primary"), name)
+				}
+			}
+		}
+		if primaries != 1 {
+			return fmt.Errorf("%d primaries, want 1: %v", primaries, ms)
+		}
+		return nil
+	}
+}
+
+// appDB opens a connection as the application user, over TLS or not.
+func appDB(s *terraform.State, addr string, port int, useTLS bool) (*sql.DB, error) {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd = "appuser", myAttr(s, "database_password")
+	cfg.Net, cfg.Addr, cfg.DBName = "tcp", fmt.Sprintf("%s:%d", addr, port), "appdb"
+	cfg.Timeout, cfg.ReadTimeout = 5*time.Second, 10*time.Second
+	if useTLS {
+		cfg.TLSConfig = "skip-verify" // the servers' certificates are MySQL's self-signed ones
+	} else {
+		cfg.TLSConfig = "false"
+	}
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, db.Ping()
+}
+
+func primaryAddr(s *terraform.State) string {
+	return myMembers(s)[myAttr(s, "primary")][2]
+}
+
+func secondaryAddr(s *terraform.State) string {
+	for _, m := range myMembers(s) {
+		if m[0] == "SECONDARY" {
+			return m[2]
+		}
+	}
+	return ""
+}
+
+// readRow waits up to 30 s for row id on addr to read v.
+func readRow(s *terraform.State, addr string, id, want int) error {
+	db, err := appDB(s, addr, 3306, true)
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", addr, err)
+	}
+	defer db.Close()
+	var v int
+	for i := 0; i < 30; i++ {
+		if err = db.QueryRow("SELECT v FROM t WHERE id = ?", id).Scan(&v); err == nil && v == want {
+			return nil
+		}
+		time.Sleep(time.Second)
+	}
+	return fmt.Errorf("row %d on %s: v=%d, err=%v, want %d", id, addr, v, err, want)
+}
+
+// proxyRouting checks that the tenant's read-write port reaches the primary
+// (super_read_only off) and its read-only port a secondary.
+func proxyRouting(proxy string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		var lastErr error
+		for i := 0; i < 60; i++ {
+			lastErr = func() error {
+				rw, err := appDB(s, proxy, 7000, true)
+				if err != nil {
+					return err
+				}
+				defer rw.Close()
+				var host string
+				var ro int
+				if err := rw.QueryRow("SELECT @@report_host, @@super_read_only").Scan(&host, &ro); err != nil {
+					return err
+				}
+				if ro != 0 || host != primaryAddr(s) {
+					return fmt.Errorf("read-write port reached %s (super_read_only=%d), want the primary %s", host, ro, primaryAddr(s))
+				}
+				rdb, err := appDB(s, proxy, 7001, true)
+				if err != nil {
+					return err
+				}
+				defer rdb.Close()
+				if err := rdb.QueryRow("SELECT @@report_host, @@super_read_only").Scan(&host, &ro); err != nil {
+					return err
+				}
+				if ro != 1 || host == primaryAddr(s) {
+					return fmt.Errorf("read-only port reached %s (super_read_only=%d), want a secondary", host, ro)
+				}
+				return nil
+			}()
+			if lastErr == nil {
+				return nil
+			}
+			time.Sleep(time.Second)
+		}
+		return lastErr
+	}
+}
+
+func TestAccMySQLCluster_lifecycle(t *testing.T) {
+	l := loadLab(t)
+	my := mysqlHosts(t, l)
+	proxy := proxyHost(t, l)
+	pool := labPool(t, l)
+	all := []int{0, 1, 2}
+	var secondary string
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6,
+		CheckDestroy: func(s *terraform.State) error {
+			ctx := context.Background()
+			for _, h := range my[:3] {
+				out, err := pool.Run(ctx, h.Address, `ls /etc/erawan/mysql-accCluster /etc/mysql/mysql.conf.d/zz-erawan-accCluster.cnf /usr/local/lib/erawan/mysql-accCluster /etc/systemd/system/erawan-mysql-check-accCluster.service 2>/dev/null; `+
+					`mysql -N -e "SELECT COUNT(*) FROM performance_schema.replication_group_members; SELECT COUNT(*) FROM appdb.t"`, nil)
+				if err != nil {
+					return fmt.Errorf("%s: %v: %s", h.Name, err, out)
+				}
+				if got := strings.Fields(string(out)); len(got) != 2 || got[0] != "0" || got[1] == "0" {
+					return fmt.Errorf("%s after destroy: %q; want no files of the cluster, Group Replication stopped, appdb kept", h.Name, out)
+				}
+				// The test's own data goes, so the lab can run the test again.
+				if _, err := pool.Run(ctx, h.Address, `mysql -e "SET sql_log_bin=0; DROP DATABASE appdb; DROP USER IF EXISTS appuser"`, nil); err != nil {
+					return err
+				}
+			}
+			if portOpen(proxy.Address, 7000) {
+				return fmt.Errorf("HAProxy still listens on %s:7000", proxy.Address)
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{ // create
+				Config: myConfig(l, my, proxy, all, false),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(myRes, tfjsonpath.New("members"), knownvalue.ListSizeExact(3)),
+					statecheck.ExpectKnownValue(myRes, tfjsonpath.New("management_mode"), knownvalue.StringExact("group_replication")),
+					statecheck.ExpectKnownValue(myRes, tfjsonpath.New("group_name"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`))),
+					statecheck.ExpectKnownValue(myRes, tfjsonpath.New("router_rw_port"), knownvalue.Null()),
+					statecheck.ExpectSensitiveValue(myRes, tfjsonpath.New("cluster_admin_password")),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkGroup(3),
+					func(s *terraform.State) error { // the admin password works over TCP from another member
+						pw := myAttr(s, "cluster_admin_password")
+						if len(pw) < 24 {
+							return fmt.Errorf("cluster_admin_password has %d characters", len(pw))
+						}
+						secondary = secondaryAddr(s)
+						opt := "[client]\nuser=clusteradmin\npassword=" + pw + "\n"
+						out, err := pool.Run(context.Background(), secondary,
+							"mysql --defaults-extra-file=/dev/stdin -h "+primaryAddr(s)+" -N -e 'SELECT CURRENT_USER()'", []byte(opt))
+						if err != nil || !strings.Contains(string(out), "clusteradmin@"+secondary) {
+							return fmt.Errorf("clusteradmin from %s to the primary: %q, %v", secondary, out, err)
+						}
+						// ...and not from an address outside the members.
+						cfg := mysql.NewConfig()
+						cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.Timeout = "clusteradmin", pw, "tcp", primaryAddr(s)+":3306", 5*time.Second
+						db, _ := sql.Open("mysql", cfg.FormatDSN())
+						defer db.Close()
+						if err := db.Ping(); err == nil {
+							return fmt.Errorf("clusteradmin logged in from the test host, outside the members' addresses")
+						}
+						return nil
+					},
+					func(s *terraform.State) error { // a row written on the primary is read on a secondary
+						db, err := appDB(s, primaryAddr(s), 3306, true)
+						if err != nil {
+							return fmt.Errorf("appuser over TLS: %w", err)
+						}
+						defer db.Close()
+						if _, err := db.Exec("CREATE TABLE t (id INT PRIMARY KEY, v INT)"); err != nil {
+							return err
+						}
+						if _, err := db.Exec("INSERT INTO t VALUES (1, 42)"); err != nil {
+							return err
+						}
+						return readRow(s, secondaryAddr(s), 1, 42)
+					},
+					func(s *terraform.State) error { // the application user needs TLS
+						if db, err := appDB(s, primaryAddr(s), 3306, false); err == nil {
+							db.Close()
+							return fmt.Errorf("appuser connected without TLS")
+						}
+						return nil
+					},
+					proxyRouting(proxy.Address),
+				),
+			},
+			{ // nothing changed: the plan is empty
+				Config:           myConfig(l, my, proxy, all, false),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+			{ // drift: Group Replication stopped on a secondary; it rejoins without losing rows
+				PreConfig: func() { sshRun(t, pool, secondary, `mysql -e "STOP GROUP_REPLICATION"`) },
+				Config:    myConfig(l, my, proxy, all, false),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectNonEmptyPlan()},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(3), func(s *terraform.State) error {
+					return readRow(s, secondary, 1, 42)
+				}),
+			},
+			{ // drift: the primary-check service down
+				PreConfig: func() { sshRun(t, pool, secondary, "systemctl stop erawan-mysql-check-accCluster") },
+				Config:    myConfig(l, my, proxy, all, false),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectNonEmptyPlan()},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(3), proxyRouting(proxy.Address)),
+			},
+			{ // scale 3 -> 2, removing db1, the primary: the role is handed over first
+				Config: myConfig(l, my, proxy, []int{1, 2}, false),
+				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(2), func(s *terraform.State) error {
+					return readRow(s, primaryAddr(s), 1, 42)
+				}, proxyRouting(proxy.Address)),
+			},
+			{ // scale 2 -> 3: db1 comes back, with the rows written before
+				Config: myConfig(l, my, proxy, []int{1, 2, 0}, false),
+				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(3), func(s *terraform.State) error {
+					db, err := appDB(s, primaryAddr(s), 3306, true)
+					if err != nil {
+						return err
+					}
+					defer db.Close()
+					if _, err := db.Exec("INSERT INTO t VALUES (2, 43)"); err != nil {
+						return err
+					}
+					return readRow(s, my[0].Address, 2, 43)
+				}),
+			},
+			{ // import rebuilds the same state from the nodes
+				ResourceName:      myRes,
+				ImportState:       true,
+				ImportStateVerify: true,
+				ImportStateIdFunc: func(s *terraform.State) (string, error) {
+					return "accCluster@" + my[1].Address + "," + my[2].Address + "," + my[0].Address, nil
+				},
+				ImportStateVerifyIgnore: []string{"deletion_protection", "timeouts"},
+			},
+			{ // deletion protection refuses destroy at plan time
+				Config: myConfig(l, my, proxy, []int{1, 2, 0}, true),
+			},
+			{
+				Config:      myConfig(l, my, proxy, []int{1, 2, 0}, true),
+				Destroy:     true,
+				ExpectError: regexp.MustCompile(`Deletion protection is on`),
+			},
+			{
+				Config: myConfig(l, my, proxy, []int{1, 2, 0}, false),
+			},
+		},
+	})
+}

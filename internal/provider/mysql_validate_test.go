@@ -1,0 +1,56 @@
+package provider
+
+import (
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+)
+
+func mysqlHCL(body string) string {
+	return `resource "erawan_mysql_cluster" "x" {` + "\n" + body + "\n}"
+}
+
+const okMySQLNodes = `nodes = [{ name = "db1", address = "10.0.0.21" }, { name = "db2", address = "10.0.0.22" }, { name = "db3", address = "10.0.0.23" }]`
+
+// Each bad input fails at plan time with an error that names the attribute,
+// before anything reaches a node (the addresses here do not exist).
+func TestMySQLPlanTimeValidation(t *testing.T) {
+	p := unitProvider(t)
+	cases := []struct {
+		name, body, want string
+	}{
+		{"short name", `name = "ab"` + "\n" + okMySQLNodes, `(?s)Attribute name.*3-40 characters`},
+		{"bad name", `name = "prod cluster"` + "\n" + okMySQLNodes, `(?s)Attribute name.*3-40 characters of A-Z`},
+		{"long name", `name = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"` + "\n" + okMySQLNodes, `(?s)Attribute name.*3-40`},
+		{"empty nodes", `name = "prod"` + "\nnodes = []", `(?s)Attribute nodes.*at least 1`},
+		{"ten nodes", `name = "prod"` + "\nnodes = [for i in range(10) : { name = \"db${i}\", address = \"10.0.0.${i}\" }]", `(?s)Attribute nodes.*at most 9`},
+		{"duplicate names", `name = "prod"` + "\n" + `nodes = [{ name = "db1", address = "10.0.0.21" }, { name = "db1", address = "10.0.0.22" }]`, `(?s)Duplicate member name.*nodes\[0\] and nodes\[1\] are both named "db1"`},
+		{"duplicate addresses", `name = "prod"` + "\n" + `nodes = [{ name = "db1", address = "10.0.0.21" }, { name = "db2", address = "10.0.0.21" }]`, `(?s)Duplicate node address.*"10.0.0.21"`},
+		{"bad member name", `name = "prod"` + "\n" + `nodes = [{ name = "DB 1", address = "10.0.0.21" }]`, `(?s)Attribute nodes\[0\]\.name.*1-63 characters`},
+		{"router with group_replication", `name = "prod"` + "\nmanagement = \"group_replication\"\nrouter = { enabled = true }\n" + okMySQLNodes, `(?s)MySQL Router needs the AdminAPI.*router = \{ enabled = true \}.*needs management = "adminapi"`},
+		{"bad management", `name = "prod"` + "\nmanagement = \"galera\"\n" + okMySQLNodes, `(?s)Attribute management.*value must be one of`},
+		{"port 0", `name = "prod"` + "\nmysql_port = 0\n" + okMySQLNodes, `(?s)Attribute mysql_port.*between 1 and 65535`},
+		{"port 65536", `name = "prod"` + "\ngroup_replication_port = 65536\n" + okMySQLNodes, `(?s)Attribute group_replication_port.*between 1 and 65535`},
+		{"check port 0", `name = "prod"` + "\nprimary_check_port = 0\n" + okMySQLNodes, `(?s)Attribute primary_check_port.*between 1 and 65535`},
+		{"ports collide", `name = "prod"` + "\nprimary_check_port = 3306\n" + okMySQLNodes, `(?s)Ports collide.*primary_check_port = 3306.*both 3306`},
+		{"admin user root", `name = "prod"` + "\ncluster_admin_user = \"root\"\n" + okMySQLNodes, `(?s)Attribute cluster_admin_user.*none of`},
+		{"bad admin user", `name = "prod"` + "\ncluster_admin_user = \"admin'--\"\n" + okMySQLNodes, `(?s)Attribute cluster_admin_user.*plain MySQL user name`},
+		{"bad database", `name = "prod"` + "\ndatabase = { name = \"app-db\", user = \"app\" }\n" + okMySQLNodes, `(?s)Attribute database\.name.*plain schema name`},
+		{"system database", `name = "prod"` + "\ndatabase = { name = \"mysql\", user = \"app\" }\n" + okMySQLNodes, `(?s)Attribute database\.name.*none of`},
+		{"database user root", `name = "prod"` + "\ndatabase = { name = \"app\", user = \"root\" }\n" + okMySQLNodes, `(?s)Attribute database\.user.*none of`},
+		{"short wo password", `name = "prod"` + "\ncluster_admin_password_wo = \"short\"\n" + okMySQLNodes, `(?s)Attribute cluster_admin_password_wo.*at least 12`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resource.UnitTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: protoV6,
+				Steps: []resource.TestStep{{
+					Config:      p + mysqlHCL(c.body),
+					PlanOnly:    true,
+					ExpectError: regexp.MustCompile(c.want),
+				}},
+			})
+		})
+	}
+}
