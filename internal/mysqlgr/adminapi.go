@@ -230,3 +230,28 @@ func str(v any) string {
 		return string(b)
 	}
 }
+
+// AdminAPIStatusCommand returns the command and standard input with which
+// Read asks MySQL Shell for cluster.status() on the member at addr: the admin
+// password is the first line of standard input (read by the shell into the
+// environment, never an argument), the status script the rest.
+func (s *Spec) AdminAPIStatusCommand(addr, sudo string) (cmd string, stdin []byte) {
+	cmd = sudo + `sh -c 'IFS= read -r ` + AdminAPIPasswordEnv + `; export ` + AdminAPIPasswordEnv + `; ERAWAN_TARGET=` + hostPort(addr, s.MySQLPort) +
+		`; export ERAWAN_TARGET; exec mysqlsh --no-wizard --py -f /dev/stdin'`
+	return cmd, []byte(s.AdminPassword + "\n" + s.AdminAPIScripts()["status"])
+}
+
+// StatusDrift turns an AdminAPI cluster.status() into drift sentences: any
+// status but OK, and members that are not ONLINE.
+func (c *ClusterStatus) StatusDrift() []string {
+	var out []string
+	if c.Status != "OK" {
+		out = append(out, fmt.Sprintf("cluster.status() reports %s: %s", c.Status, c.StatusText))
+	}
+	for _, m := range c.Members {
+		if m.Status != StateOnline {
+			out = append(out, fmt.Sprintf("cluster.status() reports %s as %s", m.Address, m.Status))
+		}
+	}
+	return out
+}

@@ -121,3 +121,32 @@ func TestParseClusterStatus(t *testing.T) {
 		t.Error("output without a status line must fail")
 	}
 }
+
+// The status command keeps the password off the command line: it travels
+// as the first line of standard input, ahead of the script.
+func TestAdminAPIStatusCommand(t *testing.T) {
+	s := spec()
+	s.Management = ModeAdminAPI
+	cmd, stdin := s.AdminAPIStatusCommand("10.0.0.21", "sudo -n ")
+	if strings.Contains(cmd, s.AdminPassword) {
+		t.Fatal("the password is on the command line")
+	}
+	if !strings.HasPrefix(string(stdin), s.AdminPassword+"\n") || !strings.Contains(string(stdin), "report(dba.get_cluster(CLUSTER))") {
+		t.Errorf("stdin: %q", stdin)
+	}
+	if !strings.Contains(cmd, "ERAWAN_TARGET=10.0.0.21:3306") || !strings.HasPrefix(cmd, "sudo -n sh -c") {
+		t.Errorf("cmd: %s", cmd)
+	}
+	// The shell part reads the first line into the environment and leaves the rest.
+	sh := strings.Replace(strings.TrimPrefix(cmd, "sudo -n "), "exec mysqlsh --no-wizard --py -f /dev/stdin", `printf "%s|" "$ERAWAN_MYSQL_ADMIN_PASSWORD"; cat`, 1)
+	c := exec.Command("sh", "-c", strings.TrimSuffix(strings.TrimPrefix(sh, "sh -c '"), "'"))
+	c.Stdin = strings.NewReader(string(stdin))
+	out, err := c.Output()
+	if err != nil || !strings.HasPrefix(string(out), s.AdminPassword+"|import json") {
+		t.Errorf("shell split: %q, %v", out, err)
+	}
+	cs, _ := ParseClusterStatus([]byte(statusSamples["8.4"]))
+	if d := cs.StatusDrift(); len(d) != 2 || !strings.Contains(d[0], "OK_NO_TOLERANCE_PARTIAL") || !strings.Contains(d[1], "(MISSING)") {
+		t.Errorf("StatusDrift: %v", d)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/lab"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
 )
 
 const (
@@ -230,6 +231,7 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 	pool := labPool(t, l)
 	all := []int{0, 1, 2}
 	var secondary string
+	var primaryHolder [2]string // primary address and the app password, kept by the create step
 
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6,
@@ -272,6 +274,7 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 							return fmt.Errorf("cluster_admin_password has %d characters", len(pw))
 						}
 						secondary = secondaryAddr(s)
+						primaryHolder = [2]string{primaryAddr(s), myAttr(s, "database_password")}
 						opt := "[client]\nuser=clusteradmin\npassword=" + pw + "\n"
 						out, err := pool.Run(context.Background(), secondary,
 							"mysql --defaults-extra-file=/dev/stdin -h "+primaryAddr(s)+" -N -e 'SELECT CURRENT_USER()'", []byte(opt))
@@ -336,6 +339,39 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(3), proxyRouting(proxy.Address)),
 			},
+			{ // failover: MySQL stopped on the primary; the read-write port follows the new primary; apply starts it and it rejoins
+				PreConfig: func() { measureMySQLFailover(t, pool, proxy.Address, primaryHolder) },
+				Config:    myConfig(l, my, proxy, all, false),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectNonEmptyPlan()},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(3), proxyRouting(proxy.Address), func(s *terraform.State) error {
+					return readRow(s, myMembers(s)["db1"][2], 1, 42)
+				}),
+			},
+			{ // complete outage: Group Replication stopped everywhere; apply refuses to bootstrap over the data
+				PreConfig: func() {
+					for _, h := range my[:3] {
+						sshRun(t, pool, h.Address, `mysql -e "STOP GROUP_REPLICATION"`)
+					}
+				},
+				Config:      myConfig(l, my, proxy, all, false),
+				ExpectError: regexp.MustCompile(`Complete\s+outage\s+of\s+MySQL\s+cluster\s+accCluster(.|\s)*Nothing\s+was\s+changed`),
+			},
+			{ // ...the operator bootstraps the member of their choice, as the error says; apply rejoins the others
+				PreConfig: func() {
+					sshRun(t, pool, my[0].Address, `mysql -e "SET GLOBAL group_replication_bootstrap_group=ON; START GROUP_REPLICATION; SET GLOBAL group_replication_bootstrap_group=OFF"`)
+				},
+				Config: myConfig(l, my, proxy, all, false),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectNonEmptyPlan()},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(3), func(s *terraform.State) error {
+					return readRow(s, secondaryAddr(s), 1, 42)
+				}),
+			},
 			{ // scale 3 -> 2, removing db1, the primary: the role is handed over first
 				Config: myConfig(l, my, proxy, []int{1, 2}, false),
 				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(2), func(s *terraform.State) error {
@@ -378,4 +414,31 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 			},
 		},
 	})
+}
+
+// measureMySQLFailover stops MySQL on the primary and reports how long the
+// tenant's read-write port takes to reach a new, writable primary.
+func measureMySQLFailover(t *testing.T, pool *sshclient.Pool, proxy string, primary [2]string) {
+	t.Helper()
+	old, pw := primary[0], primary[1]
+	start := time.Now()
+	sshRun(t, pool, old, "systemctl stop mysql")
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = "appuser", pw, "tcp", proxy+":7000", "appdb"
+	cfg.Timeout, cfg.ReadTimeout, cfg.TLSConfig = 2*time.Second, 2*time.Second, "skip-verify"
+	for time.Since(start) < 2*time.Minute {
+		db, err := sql.Open("mysql", cfg.FormatDSN())
+		if err == nil {
+			var host string
+			var ro int
+			err = db.QueryRow("SELECT @@report_host, @@super_read_only").Scan(&host, &ro)
+			db.Close()
+			if err == nil && host != old && ro == 0 {
+				t.Logf("failover: the read-write port reached the new primary %s %.1f s after MySQL stopped on %s", host, time.Since(start).Seconds(), old)
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("the read-write port did not reach a new primary within 2 minutes of MySQL stopping on %s", old)
 }

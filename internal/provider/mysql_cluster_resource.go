@@ -328,6 +328,21 @@ func (r *mysqlClusterResource) Read(ctx context.Context, req resource.ReadReques
 				"Find the member with the most transactions (SELECT @@gtid_executed on each) and on it run: SET GLOBAL group_replication_bootstrap_group=ON; "+
 				"START GROUP_REPLICATION; SET GLOBAL group_replication_bootstrap_group=OFF; (AdminAPI: dba.rebootClusterFromCompleteOutage()). Then apply to rejoin the others.")
 	}
+	if state.ManagementMode.ValueString() == mysqlgr.ModeAdminAPI && obs.Primary() != "" && len(drift) == 0 {
+		// The InnoDB Cluster's own verdict (metadata included), through MySQL Shell on the primary.
+		spec, d := state.spec(ctx)
+		resp.Diagnostics.Append(d...)
+		cmd, stdin := spec.AdminAPIStatusCommand(obs.Primary(), r.sudo())
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		out, err := r.c.pool.Run(sctx, obs.Primary(), cmd, stdin)
+		cancel()
+		if cs, perr := mysqlgr.StatusLine(string(out)); err == nil && perr == nil {
+			drift = append(drift, cs.StatusDrift()...)
+		} else {
+			resp.Diagnostics.AddWarning(fmt.Sprintf("MySQL cluster %q: cluster.status() unavailable", state.Name.ValueString()),
+				fmt.Sprintf("MySQL Shell on %s did not report the cluster's status (%v, %v); the group members were read from performance_schema.", obs.Primary(), err, perr))
+		}
+	}
 	resp.Diagnostics.Append(state.setObserved(obs, nodes)...)
 	resp.Diagnostics.Append(writeDrift(ctx, resp.Private, drift)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
