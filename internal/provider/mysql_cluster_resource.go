@@ -379,6 +379,12 @@ func (r *mysqlClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 		}
 		return
 	}
+	if m := plan.Management.ValueString(); m != mysqlgr.ModeAuto && !plan.Management.IsUnknown() && m != state.ManagementMode.ValueString() {
+		resp.Diagnostics.AddAttributeError(path.Root("management"), "The management mode cannot change",
+			fmt.Sprintf("MySQL cluster %q is managed with %s; it cannot switch to %s in place. Use management = %q or \"auto\".",
+				state.Name.ValueString(), state.ManagementMode.ValueString(), m, state.ManagementMode.ValueString()))
+		return
+	}
 	if plan.routerEnabled() && state.ManagementMode.ValueString() == mysqlgr.ModeGroupReplication {
 		resp.Diagnostics.AddAttributeError(path.Root("router"), "MySQL Router needs the AdminAPI",
 			"This cluster is managed with group_replication (no InnoDB Cluster metadata), so Router cannot be bootstrapped.")
@@ -418,6 +424,14 @@ func (r *mysqlClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 	if plan.routerEnabled() && state.RouterPassword.IsNull() {
 		plan.RouterPassword = types.StringUnknown()
 		changed = true
+	}
+	if !changed {
+		// Any change the playbook acts on may move the primary or the members.
+		ps, d1 := plan.spec(ctx)
+		ss, d2 := state.spec(ctx)
+		if d1.HasError() || d2.HasError() || !sameMySQLSpec(ps, ss) {
+			changed = true
+		}
 	}
 	var drift []string
 	if !progress.Done {

@@ -91,11 +91,10 @@ func (r *mysqlClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			"group_replication_port": mysqlPortAttr(33061, "Group Replication communication port (`group_replication_local_address`).", true),
 			"primary_check_port":     mysqlPortAttr(9200, "Port of the primary-check HTTP service (`GET /primary`, `GET /replica`) that `erawan_haproxy_tenant` with `engine = \"mysql\"` checks.", false),
 			"management": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(mysqlgr.ModeAuto),
-				Validators:    []validator.String{stringvalidator.OneOf(mysqlgr.ModeAuto, mysqlgr.ModeAdminAPI, mysqlgr.ModeGroupReplication)},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators: []validator.String{stringvalidator.OneOf(mysqlgr.ModeAuto, mysqlgr.ModeAdminAPI, mysqlgr.ModeGroupReplication)},
 				MarkdownDescription: "How the group is managed. `adminapi`: MySQL Shell's AdminAPI (a full InnoDB Cluster with metadata; needs `mysqlsh` on every node). " +
 					"`group_replication`: the same single-primary group built with SQL alone. `auto` (the default) picks `adminapi` when `mysqlsh` is on every node at create, " +
-					"else `group_replication`. Changing it replaces the cluster."},
+					"else `group_replication`. The mode is chosen once: changing this to the other explicit mode is refused at plan time; `auto` or the mode in use is accepted."},
 			"management_mode": schema.StringAttribute{Computed: true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 				MarkdownDescription: "What `management` resolved to at create: `adminapi` or `group_replication`."},
