@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -191,14 +192,6 @@ func (r *mysqlClusterResource) runPlaybook(ctx context.Context, playbook string,
 	return rn.Run(ctx, runner.Run{Playbook: playbook, Hosts: spec.Hosts(ch), Vars: spec.Vars(ch), Secrets: secrets, SkipSteps: skip})
 }
 
-func mysqlRunFailure(diags *diag.Diagnostics, op, cluster string, err error) {
-	detail := err.Error()
-	if f, ok := err.(*runner.Failure); ok {
-		detail = fmt.Sprintf("Step: %s\nHost: %s\nTask: %s\n\n%s", f.Step, f.Host, f.Task, f.Output)
-	}
-	diags.AddError(fmt.Sprintf("%s of MySQL cluster %q failed", op, cluster), detail)
-}
-
 func newUUID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
@@ -283,7 +276,7 @@ func (r *mysqlClusterResource) Create(ctx context.Context, req resource.CreateRe
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, progressKey, progress.bytes())...)
 	if err != nil {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-		mysqlRunFailure(&resp.Diagnostics, "Create", spec.Name, err)
+		runFailure(&resp.Diagnostics, "Create", "MySQL", spec.Name, err)
 		resp.Diagnostics.AddWarning("The cluster is partly built",
 			fmt.Sprintf("Completed steps: %v. The state keeps the generated passwords and the group name. Run `terraform untaint <address>` and `terraform apply` to resume at the failed step.", res.Completed))
 		return
@@ -390,22 +383,8 @@ func (r *mysqlClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 			"This cluster is managed with group_replication (no InnoDB Cluster metadata), so Router cannot be bootstrapped.")
 		return
 	}
-	if !plan.Nodes.IsUnknown() {
-		oldNodes, _ := state.nodes(ctx)
-		newNodes, _ := plan.nodes(ctx)
-		old := map[string]string{}
-		for _, n := range oldNodes {
-			old[n.Name] = n.Address
-		}
-		for i, n := range newNodes {
-			if a, ok := old[n.Name]; ok && a != n.Address && n.Address != "" {
-				resp.Diagnostics.AddAttributeError(path.Root("nodes").AtListIndex(i).AtName("address"), "A member cannot move",
-					fmt.Sprintf("Member %q is at %s; it cannot move to %s in place. Remove it and add a member with a new name instead.", n.Name, a, n.Address))
-			}
-		}
-		if resp.Diagnostics.HasError() {
-			return
-		}
+	if refuseMemberMoves(ctx, state.Nodes, plan.Nodes, &resp.Diagnostics) {
+		return
 	}
 	changed := false
 	if !plan.AdminPasswordVersion.IsNull() && !plan.AdminPasswordVersion.Equal(state.AdminPasswordVersion) {
@@ -439,7 +418,7 @@ func (r *mysqlClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 	}
 	if nodes, d := plan.nodes(ctx); !d.HasError() && !plan.Nodes.IsUnknown() {
 		stateNodes, _ := state.nodes(ctx)
-		if sameMySQLNodes(nodes, stateNodes) {
+		if slices.Equal(nodes, stateNodes) {
 			drift = append(drift, readDrift(ctx, req.Private)...)
 		} else {
 			changed = true
@@ -462,18 +441,6 @@ func (r *mysqlClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 		plan.RouterRWPort, plan.RouterROPort = state.RouterRWPort, state.RouterROPort
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
-}
-
-func sameMySQLNodes(a, b []mysqlgr.Node) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func (r *mysqlClusterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -558,7 +525,7 @@ func (r *mysqlClusterResource) Update(ctx context.Context, req resource.UpdateRe
 			keep.AdminPassword = plan.AdminPassword
 		}
 		resp.Diagnostics.Append(resp.State.Set(ctx, &keep)...)
-		mysqlRunFailure(&resp.Diagnostics, "Update", newSpec.Name, err)
+		runFailure(&resp.Diagnostics, "Update", "MySQL", newSpec.Name, err)
 		return
 	}
 	resp.Diagnostics.Append(plan.setObserved(r.observe(ctx, newSpec.Name, newSpec.Nodes), newSpec.Nodes)...)
@@ -595,7 +562,7 @@ func (r *mysqlClusterResource) Delete(ctx context.Context, req resource.DeleteRe
 		return
 	}
 	if _, err := r.runPlaybook(ctx, "mysql_delete.yml", spec, nil, nil, nil); err != nil {
-		mysqlRunFailure(&resp.Diagnostics, "Delete", spec.Name, err)
+		runFailure(&resp.Diagnostics, "Delete", "MySQL", spec.Name, err)
 	}
 }
 

@@ -1,8 +1,14 @@
 package provider
 
 import (
+	"context"
 	"regexp"
+	"strings"
 	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 )
@@ -52,5 +58,26 @@ func TestMySQLPlanTimeValidation(t *testing.T) {
 				}},
 			})
 		})
+	}
+}
+
+func TestRefuseMemberMoves(t *testing.T) {
+	list := func(pairs ...string) types.List {
+		var vs []attr.Value
+		for i := 0; i < len(pairs); i += 2 {
+			vs = append(vs, types.ObjectValueMust(nodeAttrTypes, map[string]attr.Value{"name": types.StringValue(pairs[i]), "address": types.StringValue(pairs[i+1])}))
+		}
+		return types.ListValueMust(types.ObjectType{AttrTypes: nodeAttrTypes}, vs)
+	}
+	ctx := context.Background()
+	var diags diag.Diagnostics
+	if refuseMemberMoves(ctx, list("db1", "10.0.0.21", "db2", "10.0.0.22"), list("db1", "10.0.0.21", "db3", "10.0.0.23"), &diags) || diags.HasError() {
+		t.Errorf("replacing a member by a new name is allowed: %v", diags)
+	}
+	if !refuseMemberMoves(ctx, list("db1", "10.0.0.21", "db2", "10.0.0.22"), list("db2", "10.0.0.22", "db1", "10.0.0.29"), &diags) {
+		t.Fatal("a member that changes address must be refused")
+	}
+	if got := diags.Errors()[0]; !strings.Contains(got.Detail(), `"db1" is at 10.0.0.21`) {
+		t.Errorf("error: %s", got.Detail())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -347,12 +348,15 @@ func (r *patroniClusterResource) observe(ctx context.Context, spec *pgcluster.Sp
 	return pgcluster.Observe(ctx, r.c.pool, spec.Name, nodes, spec.PatroniPort, spec.EtcdClientPort, 10*time.Second)
 }
 
-func runFailure(diags *diag.Diagnostics, op, cluster string, err error) {
+// runFailure reports a failed playbook run: its summary names the operation
+// and the cluster (kind is "Patroni" or "MySQL"); a runner failure adds the
+// step, host, task and the redacted output tail.
+func runFailure(diags *diag.Diagnostics, op, kind, cluster string, err error) {
 	detail := err.Error()
 	if f, ok := err.(*runner.Failure); ok {
 		detail = fmt.Sprintf("Step: %s\nHost: %s\nTask: %s\n\n%s", f.Step, f.Host, f.Task, f.Output)
 	}
-	diags.AddError(fmt.Sprintf("%s of Patroni cluster %q failed", op, cluster), detail)
+	diags.AddError(fmt.Sprintf("%s of %s cluster %q failed", op, kind, cluster), detail)
 }
 
 func (r *patroniClusterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -400,7 +404,7 @@ func (r *patroniClusterResource) Create(ctx context.Context, req resource.Create
 		// Keep the generated passwords and the completed steps: the resource
 		// is tainted; `terraform untaint` + apply resumes at the failed step.
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-		runFailure(&resp.Diagnostics, "Create", spec.Name, err)
+		runFailure(&resp.Diagnostics, "Create", "Patroni", spec.Name, err)
 		resp.Diagnostics.AddWarning("The cluster is partly built",
 			fmt.Sprintf("Completed steps: %v. The state keeps the generated passwords. Run `terraform untaint <address>` and `terraform apply` to resume at the failed step, or plain `terraform apply` to replace the cluster.", res.Completed))
 		return
@@ -476,22 +480,8 @@ func (r *patroniClusterResource) ModifyPlan(ctx context.Context, req resource.Mo
 		return
 	}
 	// A member keeps its address: the same name at another address is a new member.
-	if !plan.Nodes.IsUnknown() {
-		oldNodes, _ := state.nodes(ctx)
-		newNodes, _ := plan.nodes(ctx)
-		old := map[string]string{}
-		for _, n := range oldNodes {
-			old[n.Name] = n.Address
-		}
-		for i, n := range newNodes {
-			if a, ok := old[n.Name]; ok && a != n.Address && n.Address != "" {
-				resp.Diagnostics.AddAttributeError(path.Root("nodes").AtListIndex(i).AtName("address"), "A member cannot move",
-					fmt.Sprintf("Member %q is at %s; it cannot move to %s in place. Remove it and add a member with a new name instead.", n.Name, a, n.Address))
-			}
-		}
-		if resp.Diagnostics.HasError() {
-			return
-		}
+	if refuseMemberMoves(ctx, state.Nodes, plan.Nodes, &resp.Diagnostics) {
+		return
 	}
 	changed := false
 	cfgPw := config.passwords()
@@ -518,7 +508,7 @@ func (r *patroniClusterResource) ModifyPlan(ctx context.Context, req resource.Mo
 	}
 	if nodes, d := plan.nodes(ctx); !d.HasError() && !plan.Nodes.IsUnknown() {
 		stateNodes, _ := state.nodes(ctx)
-		if sameNodes(nodes, stateNodes) {
+		if slices.Equal(nodes, stateNodes) {
 			drift = append(drift, readDrift(ctx, req.Private)...)
 		}
 	}
@@ -532,18 +522,6 @@ func (r *patroniClusterResource) ModifyPlan(ctx context.Context, req resource.Mo
 		plan.Leader = types.StringUnknown()
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 	}
-}
-
-func sameNodes(a, b []pgcluster.Node) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func (r *patroniClusterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -621,7 +599,7 @@ func (r *patroniClusterResource) Update(ctx context.Context, req resource.Update
 			}
 		}
 		resp.Diagnostics.Append(resp.State.Set(ctx, &keep)...)
-		runFailure(&resp.Diagnostics, "Update", newSpec.Name, err)
+		runFailure(&resp.Diagnostics, "Update", "Patroni", newSpec.Name, err)
 		return
 	}
 	resp.Diagnostics.Append(plan.setObserved(ctx, r.observe(ctx, newSpec, newSpec.Nodes), newSpec.Nodes, false)...)
@@ -633,7 +611,7 @@ func (r *patroniClusterResource) Update(ctx context.Context, req resource.Update
 func sameSpec(a, b *pgcluster.Spec) bool {
 	va, err1 := json.Marshal(a.Marker())
 	vb, err2 := json.Marshal(b.Marker())
-	return err1 == nil && err2 == nil && string(va) == string(vb) && sameNodes(a.Nodes, b.Nodes) && a.Passwords == b.Passwords
+	return err1 == nil && err2 == nil && string(va) == string(vb) && slices.Equal(a.Nodes, b.Nodes) && a.Passwords == b.Passwords
 }
 
 // changeBetween computes member and configuration changes between two specs.
@@ -699,6 +677,6 @@ func (r *patroniClusterResource) Delete(ctx context.Context, req resource.Delete
 		return
 	}
 	if _, err := r.runPlaybook(ctx, "patroni_delete.yml", spec, nil, nil, nil); err != nil {
-		runFailure(&resp.Diagnostics, "Delete", spec.Name, err)
+		runFailure(&resp.Diagnostics, "Delete", "Patroni", spec.Name, err)
 	}
 }

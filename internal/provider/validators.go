@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"regexp"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 )
@@ -110,4 +112,30 @@ func (parameterNamesValidator) ValidateMap(ctx context.Context, req validator.Ma
 				fmt.Sprintf("%q is not a PostgreSQL parameter name (lower-case letters, digits, _ and .).", k))
 		}
 	}
+}
+
+// refuseMemberMoves adds an error for every member whose name stays but whose
+// address changes between state and plan (a member cannot move in place) and
+// reports whether it added any.
+func refuseMemberMoves(ctx context.Context, stateNodes, planNodes types.List, diags *diag.Diagnostics) bool {
+	if planNodes.IsUnknown() || planNodes.IsNull() {
+		return false
+	}
+	var olds, news []nodeModel
+	stateNodes.ElementsAs(ctx, &olds, false)
+	planNodes.ElementsAs(ctx, &news, false)
+	old := map[string]string{}
+	for _, n := range olds {
+		old[n.Name.ValueString()] = n.Address.ValueString()
+	}
+	moved := false
+	for i, n := range news {
+		name, addr := n.Name.ValueString(), n.Address.ValueString()
+		if a, ok := old[name]; ok && a != addr && !n.Address.IsUnknown() && addr != "" {
+			diags.AddAttributeError(path.Root("nodes").AtListIndex(i).AtName("address"), "A member cannot move",
+				fmt.Sprintf("Member %q is at %s; it cannot move to %s in place. Remove it and add a member with a new name instead.", name, a, addr))
+			moved = true
+		}
+	}
+	return moved
 }
