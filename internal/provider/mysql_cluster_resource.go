@@ -396,6 +396,11 @@ func (r *mysqlClusterResource) ModifyPlan(ctx context.Context, req resource.Modi
 		plan.AdminPassword = types.StringUnknown()
 		changed = true
 	}
+	if plan.Database.IsNull() && !plan.DatabasePassword.IsNull() {
+		// The database and its user stay on the servers; the state forgets the password.
+		plan.DatabasePassword = types.StringNull()
+		changed = true
+	}
 	if !plan.Database.IsNull() && state.DatabasePassword.IsNull() {
 		plan.DatabasePassword = types.StringUnknown()
 		changed = true
