@@ -11,7 +11,7 @@ const probeOnline = "marker\tpresent\ncheck\tactive\nrouter\tinactive\nmysqlsh\t
 	"member\tuuid-1\t10.0.0.21\t3306\tONLINE\tPRIMARY\t9.7.4\n" +
 	"member\tuuid-2\t10.0.0.22\t3306\tONLINE\tSECONDARY\t9.7.4\n" +
 	"member\tuuid-3\t10.0.0.23\t3306\tRECOVERING\tSECONDARY\t9.7.4\n" +
-	"schemas\t1\n"
+	""
 
 func TestParseProbe(t *testing.T) {
 	p, err := ParseProbe(probeOnline)
@@ -21,7 +21,7 @@ func TestParseProbe(t *testing.T) {
 	if !p.MarkerPresent || !p.CheckActive || p.RouterActive || p.MySQLSh || !p.MySQLUp {
 		t.Errorf("flags: %+v", p)
 	}
-	if p.ServerUUID != "uuid-1" || p.Version != "9.7.4-2" || p.GroupName != "group-1" || p.UserSchemas != 1 || len(p.Members) != 3 {
+	if p.ServerUUID != "uuid-1" || p.Version != "9.7.4-2" || p.GroupName != "group-1" || len(p.Members) != 3 {
 		t.Errorf("fields: %+v", p)
 	}
 	if s := p.Self(); s == nil || s.Role != RolePrimary || s.State != StateOnline {
@@ -78,7 +78,7 @@ func observation(probes ...string) *Observation {
 }
 
 func selfProbe(uuid, state, role string, members string) string {
-	return "marker\tpresent\ncheck\tactive\nrouter\tinactive\nmysqlsh\tno\nself\t" + uuid + "\t9.7.4\tgroup-1\n" + members + "schemas\t0\n"
+	return "marker\tpresent\ncheck\tactive\nrouter\tinactive\nmysqlsh\tno\nself\t" + uuid + "\t9.7.4\tgroup-1\n" + members + ""
 }
 
 func TestDrift(t *testing.T) {
@@ -122,7 +122,7 @@ func TestDrift(t *testing.T) {
 	if obs.Gone() {
 		t.Error("an outage is not a gone cluster")
 	}
-	gone := "marker\tabsent\ncheck\tinactive\nrouter\tinactive\nmysqlsh\tno\nself\tu\t9.7.4\t\nschemas\t0\n"
+	gone := "marker\tabsent\ncheck\tinactive\nrouter\tinactive\nmysqlsh\tno\nself\tu\t9.7.4\t\n"
 	if !observation(gone, gone, gone).Gone() {
 		t.Error("no marker and no group on every node is gone")
 	}

@@ -44,7 +44,6 @@ type NodeProbe struct {
 	ServerUUID    string        // @@server_uuid
 	Version       string        // @@version
 	GroupName     string        // group_replication_group_name, empty without the plugin
-	UserSchemas   int           // schemas other than the system ones
 	Members       []GroupMember // this node's view of the group
 }
 
@@ -64,8 +63,7 @@ func (p *NodeProbe) Self() *GroupMember {
 // must be a validated cluster name.
 func ProbeScript(name string) string {
 	q := "SELECT 'self', @@server_uuid, @@version, IFNULL((SELECT VARIABLE_VALUE FROM performance_schema.global_variables WHERE VARIABLE_NAME='group_replication_group_name'),'');" +
-		" SELECT 'member', MEMBER_ID, MEMBER_HOST, IFNULL(MEMBER_PORT,0), MEMBER_STATE, MEMBER_ROLE, MEMBER_VERSION FROM performance_schema.replication_group_members;" +
-		" SELECT 'schemas', COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ('mysql','sys','information_schema','performance_schema','mysql_innodb_cluster_metadata');"
+		" SELECT 'member', MEMBER_ID, MEMBER_HOST, IFNULL(MEMBER_PORT,0), MEMBER_STATE, MEMBER_ROLE, MEMBER_VERSION FROM performance_schema.replication_group_members;"
 	return `test -e /etc/erawan/mysql-` + name + `/erawan.json && echo "marker	present" || echo "marker	absent"
 echo "check	$(systemctl is-active erawan-mysql-check-` + name + ` 2>/dev/null)"
 echo "router	$(systemctl is-active erawan-mysqlrouter-` + name + ` 2>/dev/null)"
@@ -108,10 +106,6 @@ func ParseProbe(out string) (*NodeProbe, error) {
 				continue // the plugin's placeholder row when the member is not in a group
 			}
 			p.Members = append(p.Members, m)
-		case "schemas":
-			if len(f) == 2 {
-				p.UserSchemas, _ = strconv.Atoi(f[1])
-			}
 		case "":
 		default:
 			return nil, fmt.Errorf("probe: unexpected line %q", line)

@@ -129,11 +129,9 @@ func (s *Spec) Marker() Marker {
 
 // Change describes an in-place update relative to the previous spec.
 type Change struct {
-	Removed       []Node   // members to remove (matched by name)
-	Added         []string // names of members to add
-	RotateAdmin   bool     // the cluster admin password changed
-	RotateDBUser  bool     // the database user's password changed
-	PreviousAdmin string   // the admin password the members hold now
+	Removed     []Node   // members to remove (matched by name)
+	Added       []string // names of members to add
+	RotateAdmin bool     // the cluster admin password changed
 }
 
 // Hosts renders the inventory. Groups: erawan_members (desired members),
@@ -216,7 +214,6 @@ func (s *Spec) Vars(ch *Change) map[string]any {
 		"erawan_mysql_admin_password_sql": SQLString(s.AdminPassword),
 		"erawan_mysql_router_password":    s.RouterPassword,
 		"erawan_mysql_rotate_admin":       ch != nil && ch.RotateAdmin,
-		"erawan_mysql_rotate_db_user":     ch != nil && ch.RotateDBUser,
 		"erawan_mysql_scripts":            map[string]string{},
 	}
 	if s.Database != nil {

@@ -506,7 +506,7 @@ func (r *mysqlClusterResource) Update(ctx context.Context, req resource.UpdateRe
 		progress.Done = err == nil
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, progressKey, progress.bytes())...)
 	} else {
-		ch := &mysqlgr.Change{RotateAdmin: rotateAdmin, PreviousAdmin: state.AdminPassword.ValueString()}
+		ch := &mysqlgr.Change{RotateAdmin: rotateAdmin}
 		oldByName, newByName := map[string]bool{}, map[string]bool{}
 		for _, n := range oldSpec.Nodes {
 			oldByName[n.Name] = true
