@@ -223,7 +223,7 @@ func (r *haproxyTenantResource) run(ctx context.Context, m *tenantModel, state s
 	name := m.Name.ValueString()
 	rn := r.c.runner
 	rn.OnEvent = ansibleLogger(ctx, "tenant", name)
-	_, err := rn.Run(ctx, runner.Run{
+	_, err := rn.Run(ctx, runner.Job{
 		Playbook: "haproxy_tenant.yml",
 		Hosts:    []runner.Host{{Name: m.Host.ValueString(), Address: m.Host.ValueString(), Groups: []string{"erawan_proxy"}}},
 		Vars: map[string]any{

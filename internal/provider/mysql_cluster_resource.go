@@ -171,15 +171,8 @@ func (m *mysqlClusterModel) setRouterPorts() {
 	}
 }
 
-func (r *mysqlClusterResource) sudo() string {
-	if r.c.pool.Config().User != "root" {
-		return "sudo -n "
-	}
-	return ""
-}
-
 func (r *mysqlClusterResource) observe(ctx context.Context, name string, nodes []mysqlgr.Node) *mysqlgr.Observation {
-	return mysqlgr.Observe(ctx, r.c.pool, name, r.sudo(), nodes, 10*time.Second)
+	return mysqlgr.Observe(ctx, r.c.pool, name, r.c.sudo(), nodes, 10*time.Second)
 }
 
 func (r *mysqlClusterResource) runPlaybook(ctx context.Context, playbook string, spec *mysqlgr.Spec, ch *mysqlgr.Change, skip []string, extraSecrets []string) (runner.Result, error) {
@@ -189,7 +182,7 @@ func (r *mysqlClusterResource) runPlaybook(ctx context.Context, playbook string,
 	rn := r.c.runner
 	rn.OnEvent = ansibleLogger(ctx, "cluster", spec.Name)
 	secrets := append(spec.Secrets(), extraSecrets...)
-	return rn.Run(ctx, runner.Run{Playbook: playbook, Hosts: spec.Hosts(ch), Vars: spec.Vars(ch), Secrets: secrets, SkipSteps: skip})
+	return rn.Run(ctx, runner.Job{Playbook: playbook, Hosts: spec.Hosts(ch), Vars: spec.Vars(ch), Secrets: secrets, SkipSteps: skip})
 }
 
 func newUUID() string {
@@ -276,7 +269,7 @@ func (r *mysqlClusterResource) Create(ctx context.Context, req resource.CreateRe
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, progressKey, progress.bytes())...)
 	if err != nil {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-		runFailure(&resp.Diagnostics, "Create", "MySQL", spec.Name, err)
+		runFailure(&resp.Diagnostics, "Create", fmt.Sprintf("MySQL cluster %q", spec.Name), err)
 		resp.Diagnostics.AddWarning("The cluster is partly built",
 			fmt.Sprintf("Completed steps: %v. The state keeps the generated passwords and the group name. Run `terraform untaint <address>` and `terraform apply` to resume at the failed step.", res.Completed))
 		return
@@ -325,7 +318,7 @@ func (r *mysqlClusterResource) Read(ctx context.Context, req resource.ReadReques
 		// The InnoDB Cluster's own verdict (metadata included), through MySQL Shell on the primary.
 		spec, d := state.spec(ctx)
 		resp.Diagnostics.Append(d...)
-		cmd, stdin := spec.AdminAPIStatusCommand(obs.Primary(), r.sudo())
+		cmd, stdin := spec.AdminAPIStatusCommand(obs.Primary(), r.c.sudo())
 		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		out, err := r.c.pool.Run(sctx, obs.Primary(), cmd, stdin)
 		cancel()
@@ -530,7 +523,7 @@ func (r *mysqlClusterResource) Update(ctx context.Context, req resource.UpdateRe
 			keep.AdminPassword = plan.AdminPassword
 		}
 		resp.Diagnostics.Append(resp.State.Set(ctx, &keep)...)
-		runFailure(&resp.Diagnostics, "Update", "MySQL", newSpec.Name, err)
+		runFailure(&resp.Diagnostics, "Update", fmt.Sprintf("MySQL cluster %q", newSpec.Name), err)
 		return
 	}
 	resp.Diagnostics.Append(plan.setObserved(r.observe(ctx, newSpec.Name, newSpec.Nodes), newSpec.Nodes)...)
@@ -567,7 +560,7 @@ func (r *mysqlClusterResource) Delete(ctx context.Context, req resource.DeleteRe
 		return
 	}
 	if _, err := r.runPlaybook(ctx, "mysql_delete.yml", spec, nil, nil, nil); err != nil {
-		runFailure(&resp.Diagnostics, "Delete", "MySQL", spec.Name, err)
+		runFailure(&resp.Diagnostics, "Delete", fmt.Sprintf("MySQL cluster %q", spec.Name), err)
 	}
 }
 
@@ -588,7 +581,7 @@ func (r *mysqlClusterResource) ImportState(ctx context.Context, req resource.Imp
 	var nodes []attr.Value
 	for _, addr := range strings.Split(list, ",") {
 		addr = strings.TrimSpace(addr)
-		out, err := r.c.pool.Run(ctx, addr, r.sudo()+"cat /etc/erawan/mysql-"+name+"/erawan.json", nil)
+		out, err := r.c.pool.Run(ctx, addr, r.c.sudo()+"cat /etc/erawan/mysql-"+name+"/erawan.json", nil)
 		if err != nil {
 			resp.Diagnostics.AddError(fmt.Sprintf("Reading MySQL cluster %q on %s failed", name, addr), err.Error())
 			return

@@ -48,10 +48,7 @@ func (r *patroniClusterResource) ImportState(ctx context.Context, req resource.I
 		resp.Diagnostics.AddError("Provider not configured", "The provider must be configured to import.")
 		return
 	}
-	sudo := ""
-	if r.c.pool.Config().User != "root" {
-		sudo = "sudo -n "
-	}
+	sudo := r.c.sudo()
 	var marker *pgcluster.Marker
 	var nodes []attr.Value
 	var pf patroniFile

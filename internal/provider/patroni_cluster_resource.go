@@ -17,7 +17,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/patroni"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/pgcluster"
@@ -320,43 +319,11 @@ func (r *patroniClusterResource) runPlaybook(ctx context.Context, playbook strin
 			secrets = append(secrets, v)
 		}
 	}
-	return rn.Run(ctx, runner.Run{Playbook: playbook, Hosts: spec.Hosts(ch), Vars: vars, Secrets: secrets, SkipSteps: skip})
-}
-
-// ansibleLogger streams runner events to tflog: steps at INFO, tasks and
-// results at DEBUG, failures at WARN (already redacted by the runner).
-func ansibleLogger(ctx context.Context, key, value string) func(runner.Event) {
-	return func(ev runner.Event) {
-		switch ev.Event {
-		case "step_start":
-			tflog.Info(ctx, "step started", map[string]any{key: value, "step": ev.Step})
-		case "task_start":
-			tflog.Debug(ctx, "task started", map[string]any{key: value, "step": ev.Step, "task": ev.Task})
-		case "result":
-			fields := map[string]any{key: value, "step": ev.Step, "task": ev.Task, "host": ev.Host, "status": ev.Status}
-			if ev.Status == "failed" || ev.Status == "unreachable" {
-				fields["msg"] = ev.Msg
-				tflog.Warn(ctx, "task failed", fields)
-			} else {
-				tflog.Debug(ctx, "task result", fields)
-			}
-		}
-	}
+	return rn.Run(ctx, runner.Job{Playbook: playbook, Hosts: spec.Hosts(ch), Vars: vars, Secrets: secrets, SkipSteps: skip})
 }
 
 func (r *patroniClusterResource) observe(ctx context.Context, spec *pgcluster.Spec, nodes []pgcluster.Node) *pgcluster.Observation {
 	return pgcluster.Observe(ctx, r.c.pool, spec.Name, nodes, spec.PatroniPort, spec.EtcdClientPort, 10*time.Second)
-}
-
-// runFailure reports a failed playbook run: its summary names the operation
-// and the cluster (kind is "Patroni" or "MySQL"); a runner failure adds the
-// step, host, task and the redacted output tail.
-func runFailure(diags *diag.Diagnostics, op, kind, cluster string, err error) {
-	detail := err.Error()
-	if f, ok := err.(*runner.Failure); ok {
-		detail = fmt.Sprintf("Step: %s\nHost: %s\nTask: %s\n\n%s", f.Step, f.Host, f.Task, f.Output)
-	}
-	diags.AddError(fmt.Sprintf("%s of %s cluster %q failed", op, kind, cluster), detail)
 }
 
 func (r *patroniClusterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -404,7 +371,7 @@ func (r *patroniClusterResource) Create(ctx context.Context, req resource.Create
 		// Keep the generated passwords and the completed steps: the resource
 		// is tainted; `terraform untaint` + apply resumes at the failed step.
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-		runFailure(&resp.Diagnostics, "Create", "Patroni", spec.Name, err)
+		runFailure(&resp.Diagnostics, "Create", fmt.Sprintf("Patroni cluster %q", spec.Name), err)
 		resp.Diagnostics.AddWarning("The cluster is partly built",
 			fmt.Sprintf("Completed steps: %v. The state keeps the generated passwords. Run `terraform untaint <address>` and `terraform apply` to resume at the failed step, or plain `terraform apply` to replace the cluster.", res.Completed))
 		return
@@ -599,7 +566,7 @@ func (r *patroniClusterResource) Update(ctx context.Context, req resource.Update
 			}
 		}
 		resp.Diagnostics.Append(resp.State.Set(ctx, &keep)...)
-		runFailure(&resp.Diagnostics, "Update", "Patroni", newSpec.Name, err)
+		runFailure(&resp.Diagnostics, "Update", fmt.Sprintf("Patroni cluster %q", newSpec.Name), err)
 		return
 	}
 	resp.Diagnostics.Append(plan.setObserved(ctx, r.observe(ctx, newSpec, newSpec.Nodes), newSpec.Nodes, false)...)
@@ -677,6 +644,6 @@ func (r *patroniClusterResource) Delete(ctx context.Context, req resource.Delete
 		return
 	}
 	if _, err := r.runPlaybook(ctx, "patroni_delete.yml", spec, nil, nil, nil); err != nil {
-		runFailure(&resp.Diagnostics, "Delete", "Patroni", spec.Name, err)
+		runFailure(&resp.Diagnostics, "Delete", fmt.Sprintf("Patroni cluster %q", spec.Name), err)
 	}
 }

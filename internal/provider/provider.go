@@ -84,6 +84,15 @@ func (c *clients) lockHost(host string) func() {
 	return m.Unlock
 }
 
+// sudo is the prefix of a root command run over the provider's own SSH
+// connections: empty for root, "sudo -n " for another login user.
+func (c *clients) sudo() string {
+	if c.pool.Config().User != "root" {
+		return "sudo -n "
+	}
+	return ""
+}
+
 // ansiblePreflight checks ansible-playbook once per provider instance.
 func (c *clients) ansiblePreflight(ctx context.Context) error {
 	c.preflightOnce.Do(func() {

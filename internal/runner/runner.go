@@ -55,13 +55,13 @@ type Host struct {
 	Groups  []string
 }
 
-// Run describes one playbook run.
-type Run struct {
-	Playbook  string         // file name in the bundle, for example "patroni_create.yml"
-	Hosts     []Host         // inventory
-	Vars      map[string]any // extra variables, secrets included
-	Secrets   []string       // values redacted from every event and error
-	SkipSteps []string       // steps already completed (resume)
+// Job describes one playbook run.
+type Job struct {
+	Playbook  string   // file name in the bundle, for example "patroni_create.yml"
+	Hosts     []Host   // inventory
+	Vars      any      // extra variables, secrets included: a struct with JSON tags (the playbook's declared inputs)
+	Secrets   []string // values redacted from every event and error
+	SkipSteps []string // steps already completed (resume)
 }
 
 // Event is one line of the callback plugin's output.
@@ -162,7 +162,7 @@ func (r *Runner) binary() string {
 
 // Run runs one playbook to the end, or until ctx is cancelled, in which case
 // the whole process group (ansible-playbook and its ssh children) is killed.
-func (r *Runner) Run(ctx context.Context, run Run) (Result, error) {
+func (r *Runner) Run(ctx context.Context, run Job) (Result, error) {
 	red := NewRedactor(run.Secrets...)
 	dir, err := os.MkdirTemp("", "erawan-ansible-")
 	if err != nil {

@@ -67,7 +67,7 @@ func TestRunSecretsOnlyInPrivateFilesAndRedactedFailure(t *testing.T) {
 	r := &Runner{Binary: bin, SSH: SSH{Endpoint: Endpoint{User: "root", PrivateKey: fakeKeyText}, KnownHostsFile: "/kh"}}
 	var seen []Event
 	r.OnEvent = func(e Event) { seen = append(seen, e) }
-	res, err := r.Run(context.Background(), Run{
+	res, err := r.Run(context.Background(), Job{
 		Playbook: "patroni_create.yml",
 		Hosts:    []Host{{Name: "pg1", Address: "10.0.0.1", Groups: []string{"erawan_members"}}, {Name: "pg2", Address: "10.0.0.2", Groups: []string{"erawan_members"}}},
 		Vars:     map[string]any{"erawan_passwords": map[string]string{"superuser": secret}},
@@ -136,7 +136,7 @@ func TestRunSuccessCompletesEveryStep(t *testing.T) {
 {"event": "stats", "hosts": {}}`
 	bin, record := fakePlaybook(t, events)
 	r := &Runner{Binary: bin, SSH: SSH{KnownHostsFile: "/kh"}}
-	res, err := r.Run(context.Background(), Run{Playbook: "x.yml", SkipSteps: []string{"a", "b"}})
+	res, err := r.Run(context.Background(), Job{Playbook: "x.yml", SkipSteps: []string{"a", "b"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := r.Run(ctx, Run{Playbook: "x.yml"})
+		_, err := r.Run(ctx, Job{Playbook: "x.yml"})
 		done <- err
 	}()
 	select {
