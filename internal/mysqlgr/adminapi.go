@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -236,7 +237,7 @@ func str(v any) string {
 // password is the first line of standard input (read by the shell into the
 // environment, never an argument), the status script the rest.
 func (s *Spec) AdminAPIStatusCommand(addr, sudo string) (cmd string, stdin []byte) {
-	cmd = sudo + `sh -c 'IFS= read -r ` + AdminAPIPasswordEnv + `; export ` + AdminAPIPasswordEnv + `; ERAWAN_TARGET=` + hostPort(addr, s.MySQLPort) +
+	cmd = sudo + `sh -c 'IFS= read -r ` + AdminAPIPasswordEnv + `; export ` + AdminAPIPasswordEnv + `; ERAWAN_TARGET=` + net.JoinHostPort(addr, strconv.Itoa(s.MySQLPort)) +
 		`; export ERAWAN_TARGET; exec mysqlsh --no-wizard --py -f /dev/stdin'`
 	return cmd, []byte(s.AdminPassword + "\n" + s.AdminAPIScripts()["status"])
 }

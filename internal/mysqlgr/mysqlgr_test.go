@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
 const probeOnline = "marker\tpresent\ncheck\tactive\nrouter\tinactive\nmysqlsh\tno\n" +
@@ -55,26 +57,22 @@ func TestProbeScriptParses(t *testing.T) {
 	}
 }
 
+var testNodes = []topology.Member{{Name: "db1", Address: "10.0.0.21"}, {Name: "db2", Address: "10.0.0.22"}, {Name: "db3", Address: "10.0.0.23"}}
+
+// observation builds an Observation the way Observe does, from probe
+// outputs ("" for an unreachable node), through the real NewObservation.
 func observation(probes ...string) *Observation {
-	nodes := []Node{{"db1", "10.0.0.21"}, {"db2", "10.0.0.22"}, {"db3", "10.0.0.23"}}
-	obs := &Observation{}
+	var nodes []NodeStatus
 	for i, raw := range probes {
-		st := NodeStatus{Node: nodes[i]}
+		st := NodeStatus{NodeStatus: topology.NodeStatus{Member: testNodes[i]}}
 		if raw == "" {
 			st.SSHError = exec.ErrNotFound
 		} else {
-			st.Probe, _ = ParseProbe(raw)
+			st.Probe, st.SSHError = ParseProbe(raw)
 		}
-		obs.Nodes = append(obs.Nodes, st)
+		nodes = append(nodes, st)
 	}
-	for _, s := range obs.Nodes {
-		if s.Probe != nil && s.Probe.Self() != nil && s.Probe.Self().State == StateOnline {
-			if obs.View == nil || s.Probe.Self().Role == RolePrimary {
-				obs.View = s.Probe.Members
-			}
-		}
-	}
-	return obs
+	return NewObservation(nodes)
 }
 
 func selfProbe(uuid, state, role string, members string) string {
@@ -82,10 +80,10 @@ func selfProbe(uuid, state, role string, members string) string {
 }
 
 func TestDrift(t *testing.T) {
-	want := []Node{{"db1", "10.0.0.21"}, {"db2", "10.0.0.22"}, {"db3", "10.0.0.23"}}
+	want := testNodes
 	healthy := "member\tu1\t10.0.0.21\t3306\tONLINE\tPRIMARY\t9.7.4\nmember\tu2\t10.0.0.22\t3306\tONLINE\tSECONDARY\t9.7.4\nmember\tu3\t10.0.0.23\t3306\tONLINE\tSECONDARY\t9.7.4\n"
 	obs := observation(selfProbe("u1", "ONLINE", "PRIMARY", healthy), selfProbe("u2", "", "", healthy), selfProbe("u3", "", "", healthy))
-	if d := obs.Drift(want, "group-1", false); len(d) != 0 {
+	if d := obs.Drift(want, "group-1", false); !d.Empty() {
 		t.Errorf("healthy cluster drifts: %v", d)
 	}
 	if obs.Primary() != "10.0.0.21" {
@@ -95,7 +93,7 @@ func TestDrift(t *testing.T) {
 	// db3 stopped Group Replication: the group no longer lists it.
 	two := "member\tu1\t10.0.0.21\t3306\tONLINE\tPRIMARY\t9.7.4\nmember\tu2\t10.0.0.22\t3306\tONLINE\tSECONDARY\t9.7.4\n"
 	obs = observation(selfProbe("u1", "", "", two), selfProbe("u2", "", "", two), selfProbe("u3", "", "", "member\tu3\t10.0.0.23\t3306\tOFFLINE\t\t9.7.4\n"))
-	d := obs.Drift(want, "group-1", false)
+	d := obs.Drift(want, "group-1", false).Sentences()
 	if len(d) != 1 || !strings.Contains(d[0], "db3") || !strings.Contains(d[0], "OFFLINE") {
 		t.Errorf("stopped member: %v", d)
 	}
@@ -103,7 +101,7 @@ func TestDrift(t *testing.T) {
 	// The check service is down on db2, and db3 is unreachable (a warning, not drift).
 	down := strings.Replace(selfProbe("u2", "", "", healthy), "check\tactive", "check\tinactive", 1)
 	obs = observation(selfProbe("u1", "", "", healthy), down, "")
-	d = obs.Drift(want, "group-1", false)
+	d = obs.Drift(want, "group-1", false).Sentences()
 	if len(d) != 1 || !strings.Contains(d[0], "primary-check service on db2") {
 		t.Errorf("check down: %v", d)
 	}
@@ -116,7 +114,7 @@ func TestDrift(t *testing.T) {
 	if !obs.CompleteOutage() {
 		t.Error("no member ONLINE with markers is a complete outage")
 	}
-	if d := obs.Drift(want, "group-1", false); len(d) != 1 || !strings.Contains(d[0], "complete outage") {
+	if d := obs.Drift(want, "group-1", false).Sentences(); len(d) != 1 || !strings.Contains(d[0], "complete outage") {
 		t.Errorf("outage drift: %v", d)
 	}
 	if obs.Gone() {
@@ -150,7 +148,7 @@ func TestSQLString(t *testing.T) {
 
 func spec() *Spec {
 	return &Spec{Name: "prodCluster", ID: "prodCluster-1", GroupName: "11111111-2222-4333-8444-555555555555",
-		Nodes:     []Node{{"db1", "10.0.0.21"}, {"db2", "10.0.0.22"}, {"db3", "10.0.0.23"}},
+		Nodes:     testNodes,
 		MySQLPort: 3306, GroupPort: 33061, PrimaryCheckPort: 9200, Management: ModeGroupReplication, ClusterAdminUser: "clusteradmin",
 		AdminPassword: "s3cret'pw", Database: &Database{Name: "appdb", User: "appuser", SSLRequired: true}, DatabasePassword: "dbpw"}
 }
@@ -161,32 +159,34 @@ func TestHostsAndVars(t *testing.T) {
 	for _, h := range s.Hosts(nil) {
 		groups[h.Name] = h.Groups
 	}
-	if strings.Join(groups["db1"], ",") != "erawan_members,erawan_seed" || strings.Join(groups["db2"], ",") != "erawan_members,erawan_joiners" {
+	if strings.Join(groups["db1"], ",") != "erawan_members,erawan_anchor" || strings.Join(groups["db2"], ",") != "erawan_members,erawan_joiners" {
 		t.Errorf("create groups: %v", groups)
 	}
-	// Update adding db3 and removing db0: the seed is the first member that stays.
-	ch := &Change{Added: []string{"db1"}, Removed: []Node{{"db0", "10.0.0.20"}}}
+	// Update adding db1 and removing db0: the anchor is the first member that stays.
+	ch := &Change{Change: topology.Change{Added: []string{"db1"}, Removed: []topology.Member{{Name: "db0", Address: "10.0.0.20"}}}}
 	groups = map[string][]string{}
 	for _, h := range s.Hosts(ch) {
 		groups[h.Name] = h.Groups
 	}
-	if strings.Join(groups["db2"], ",") != "erawan_members,erawan_seed" || strings.Join(groups["db1"], ",") != "erawan_members,erawan_joiners,erawan_added" ||
+	if strings.Join(groups["db2"], ",") != "erawan_members,erawan_anchor" || strings.Join(groups["db1"], ",") != "erawan_members,erawan_joiners,erawan_added" ||
 		strings.Join(groups["db0"], ",") != "erawan_removed" || strings.Join(groups["db3"], ",") != "erawan_members" {
 		t.Errorf("update groups: %v", groups)
 	}
 	v := s.Vars(ch)
-	if v["erawan_mysql_group_seeds"] != "10.0.0.21:33061,10.0.0.22:33061,10.0.0.23:33061" {
-		t.Errorf("seeds %v", v["erawan_mysql_group_seeds"])
+	if v.GroupSeeds != "10.0.0.21:33061,10.0.0.22:33061,10.0.0.23:33061" {
+		t.Errorf("seeds %v", v.GroupSeeds)
 	}
-	if v["erawan_mysql_ip_allowlist"] != "10.0.0.21,10.0.0.22,10.0.0.23,127.0.0.1" {
-		t.Errorf("allowlist %v", v["erawan_mysql_ip_allowlist"])
+	if v.IPAllowlist != "10.0.0.21,10.0.0.22,10.0.0.23,127.0.0.1" {
+		t.Errorf("allowlist %v", v.IPAllowlist)
 	}
-	if v["erawan_mysql_admin_password_sql"] != `'s3cret\'pw'` {
-		t.Errorf("quoted password %v", v["erawan_mysql_admin_password_sql"])
+	if v.AdminPasswordSQL != `'s3cret\'pw'` {
+		t.Errorf("quoted password %v", v.AdminPasswordSQL)
 	}
-	members := v["erawan_mysql_members"].(map[string]any)
-	if members["db2"].(map[string]any)["server_id"] != ServerID("db2") {
-		t.Errorf("server_id of db2: %v", members["db2"])
+	if v.Members["db2"].ServerID != ServerID("db2") || v.Members["db2"].Address != "10.0.0.22" {
+		t.Errorf("db2: %v", v.Members["db2"])
+	}
+	if len(v.RemovedAddresses) != 1 || v.RemovedAddresses[0] != "10.0.0.20" {
+		t.Errorf("removed %v", v.RemovedAddresses)
 	}
 	secrets := strings.Join(s.Secrets(), "\n")
 	for _, want := range []string{"s3cret'pw", `'s3cret\'pw'`, "dbpw"} {
@@ -194,7 +194,7 @@ func TestHostsAndVars(t *testing.T) {
 			t.Errorf("Secrets() lacks %q", want)
 		}
 	}
-	if _, ok := v["erawan_mysql_scripts"].(map[string]string)["create_cluster"]; ok {
+	if _, ok := v.Scripts["create_cluster"]; ok {
 		t.Error("group_replication mode renders no MySQL Shell scripts")
 	}
 }

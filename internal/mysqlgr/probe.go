@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
 // Member states of performance_schema.replication_group_members.MEMBER_STATE.
@@ -119,9 +120,8 @@ func ParseProbe(out string) (*NodeProbe, error) {
 
 // NodeStatus is what Observe learnt about one node.
 type NodeStatus struct {
-	Node
-	SSHError error      // non-nil when the node could not be reached or probed
-	Probe    *NodeProbe // nil when SSHError is set
+	topology.NodeStatus            // SSHError is also set when the probe's output did not parse
+	Probe               *NodeProbe // nil when SSHError is set
 }
 
 // Observation is the state of a cluster read directly from its nodes.
@@ -133,27 +133,35 @@ type Observation struct {
 }
 
 // Observe probes every node in parallel over the pooled SSH connections,
-// each within perHost. It never fails as a whole: errors are per node.
-func Observe(ctx context.Context, pool *sshclient.Pool, name, sudo string, nodes []Node, perHost time.Duration) *Observation {
-	obs := &Observation{Nodes: make([]NodeStatus, len(nodes))}
+// each within perHost, with ProbeScript run as root (sudo is "" or
+// "sudo -n "). It never fails as a whole: errors are per node.
+func Observe(ctx context.Context, pool *sshclient.Pool, name, sudo string, nodes []topology.Member, perHost time.Duration) *Observation {
+	statuses := make([]NodeStatus, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {
 		wg.Add(1)
-		go func(i int, n Node) {
+		go func(i int, n topology.Member) {
 			defer wg.Done()
 			hctx, cancel := context.WithTimeout(ctx, perHost)
 			defer cancel()
-			st := NodeStatus{Node: n}
+			st := NodeStatus{NodeStatus: topology.NodeStatus{Member: n}}
 			out, err := pool.Run(hctx, n.Address, sudo+"sh -s", []byte(ProbeScript(name)))
 			if err == nil {
 				st.Probe, err = ParseProbe(string(out))
 			}
 			st.SSHError = err
-			obs.Nodes[i] = st
+			statuses[i] = st
 		}(i, n)
 	}
 	wg.Wait()
-	for _, s := range obs.Nodes {
+	return NewObservation(statuses)
+}
+
+// NewObservation chooses the group view from per-node probes: the view of
+// an ONLINE member, the primary's when it answered.
+func NewObservation(nodes []NodeStatus) *Observation {
+	obs := &Observation{Nodes: nodes}
+	for _, s := range nodes {
 		if s.Probe == nil {
 			continue
 		}
@@ -166,6 +174,15 @@ func Observe(ctx context.Context, pool *sshclient.Pool, name, sudo string, nodes
 		}
 	}
 	return obs
+}
+
+// Statuses returns each node's reachability, in the order probed.
+func (o *Observation) Statuses() []topology.NodeStatus {
+	out := make([]topology.NodeStatus, len(o.Nodes))
+	for i, s := range o.Nodes {
+		out[i] = s.NodeStatus
+	}
+	return out
 }
 
 // Reachable counts nodes that answered the probe.
@@ -192,7 +209,7 @@ func (o *Observation) Gone() bool {
 
 // Member returns the group row of the node at address, from the group's
 // view or, failing that, the node's own view of itself.
-func (o *Observation) Member(n Node) *GroupMember {
+func (o *Observation) Member(n topology.Member) *GroupMember {
 	for i := range o.View {
 		if o.View[i].Host == n.Address {
 			return &o.View[i]
@@ -233,19 +250,85 @@ func (o *Observation) CompleteOutage() bool {
 	return false
 }
 
-// Drift lists, in words, how the observed cluster differs from the desired
-// members. Unreachable nodes are not drift (Read warns about them instead).
-func (o *Observation) Drift(want []Node, groupName string, router bool) []string {
+// Drift is how an observed cluster differs from the desired members.
+// Unreachable nodes are not drift (Read warns about them instead). It is
+// kept in private state between Read and plan, and becomes sentences only
+// in the plan's warning.
+type Drift struct {
+	CompleteOutage bool              `json:"complete_outage,omitempty"` // no member ONLINE, the group's data on the nodes
+	NoOnline       bool              `json:"no_online,omitempty"`       // no member ONLINE (and no marker answered)
+	Primaries      *int              `json:"primaries,omitempty"`       // ONLINE primaries, when not 1
+	MySQLDown      []MemberProblem   `json:"mysql_down,omitempty"`      // the mysql client got no answer
+	WrongGroup     []MemberProblem   `json:"wrong_group,omitempty"`     // group_replication_group_name differs from Group
+	Group          string            `json:"group,omitempty"`           // this cluster's group name, with WrongGroup
+	Missing        []topology.Member `json:"missing,omitempty"`         // not in the group
+	NotOnline      []MemberProblem   `json:"not_online,omitempty"`      // in the group, not ONLINE
+	CheckDown      []topology.Member `json:"check_down,omitempty"`      // the primary-check unit is not active
+	RouterDown     []topology.Member `json:"router_down,omitempty"`     // the MySQL Router unit is not active
+	AdminAPI       []string          `json:"adminapi,omitempty"`        // cluster.status() findings (AdminAPI mode)
+}
+
+// MemberProblem is a member and what was found on it: a state, an error,
+// or the group name it is configured for.
+type MemberProblem struct {
+	topology.Member
+	Found string `json:"found"`
+}
+
+// Empty reports that nothing drifted.
+func (d Drift) Empty() bool {
+	return !d.CompleteOutage && !d.NoOnline && d.Primaries == nil && len(d.MySQLDown) == 0 && len(d.WrongGroup) == 0 &&
+		len(d.Missing) == 0 && len(d.NotOnline) == 0 && len(d.CheckDown) == 0 && len(d.RouterDown) == 0 && len(d.AdminAPI) == 0
+}
+
+// Sentences says what drifted, one sentence per finding, for the plan's warning.
+func (d Drift) Sentences() []string {
+	var out []string
+	if d.CompleteOutage {
+		out = append(out, "no member is ONLINE: a complete outage (apply will stop and explain how to recover)")
+	}
+	if d.NoOnline {
+		out = append(out, "no member of the group is ONLINE")
+	}
+	if d.Primaries != nil {
+		out = append(out, fmt.Sprintf("the group has %d ONLINE primaries, want 1", *d.Primaries))
+	}
+	for _, m := range d.MySQLDown {
+		out = append(out, fmt.Sprintf("member %s (%s): MySQL does not answer: %s", m.Name, m.Address, m.Found))
+	}
+	for _, m := range d.WrongGroup {
+		out = append(out, fmt.Sprintf("member %s (%s) is configured for group %q, not %q", m.Name, m.Address, m.Found, d.Group))
+	}
+	for _, m := range d.Missing {
+		out = append(out, fmt.Sprintf("member %s (%s) is missing from the group", m.Name, m.Address))
+	}
+	for _, m := range d.NotOnline {
+		out = append(out, fmt.Sprintf("member %s (%s) is %s, not ONLINE", m.Name, m.Address, m.Found))
+	}
+	for _, m := range d.CheckDown {
+		out = append(out, fmt.Sprintf("the primary-check service on %s (%s) is not running", m.Name, m.Address))
+	}
+	for _, m := range d.RouterDown {
+		out = append(out, fmt.Sprintf("MySQL Router on %s (%s) is not running", m.Name, m.Address))
+	}
+	return append(out, d.AdminAPI...)
+}
+
+// Drift compares the observation with the desired members, the cluster's
+// group name and whether MySQL Router should run.
+func (o *Observation) Drift(want []topology.Member, groupName string, router bool) Drift {
+	var d Drift
 	if o.Reachable() == 0 {
-		return nil
+		return d
 	}
 	if o.CompleteOutage() {
-		return []string{"no member is ONLINE: a complete outage (apply will stop and explain how to recover)"}
+		d.CompleteOutage = true
+		return d
 	}
 	if o.View == nil {
-		return []string{"no member of the group is ONLINE"}
+		d.NoOnline = true
+		return d
 	}
-	var out []string
 	primaries := 0
 	for _, m := range o.View {
 		if m.Role == RolePrimary && m.State == StateOnline {
@@ -253,7 +336,7 @@ func (o *Observation) Drift(want []Node, groupName string, router bool) []string
 		}
 	}
 	if primaries != 1 {
-		out = append(out, fmt.Sprintf("the group has %d ONLINE primaries, want 1", primaries))
+		d.Primaries = &primaries
 	}
 	status := map[string]NodeStatus{}
 	for _, s := range o.Nodes {
@@ -267,21 +350,21 @@ func (o *Observation) Drift(want []Node, groupName string, router bool) []string
 		m := o.Member(n)
 		switch {
 		case !s.Probe.MySQLUp:
-			out = append(out, fmt.Sprintf("member %s (%s): MySQL does not answer: %s", n.Name, n.Address, s.Probe.MySQLError))
+			d.MySQLDown = append(d.MySQLDown, MemberProblem{n, s.Probe.MySQLError})
 			continue
 		case groupName != "" && s.Probe.GroupName != groupName:
-			out = append(out, fmt.Sprintf("member %s (%s) is configured for group %q, not %q", n.Name, n.Address, s.Probe.GroupName, groupName))
+			d.WrongGroup, d.Group = append(d.WrongGroup, MemberProblem{n, s.Probe.GroupName}), groupName
 		case m == nil:
-			out = append(out, fmt.Sprintf("member %s (%s) is missing from the group", n.Name, n.Address))
+			d.Missing = append(d.Missing, n)
 		case m.State != StateOnline:
-			out = append(out, fmt.Sprintf("member %s (%s) is %s, not ONLINE", n.Name, n.Address, m.State))
+			d.NotOnline = append(d.NotOnline, MemberProblem{n, m.State})
 		}
 		if !s.Probe.CheckActive {
-			out = append(out, fmt.Sprintf("the primary-check service on %s (%s) is not running", n.Name, n.Address))
+			d.CheckDown = append(d.CheckDown, n)
 		}
 		if router && !s.Probe.RouterActive {
-			out = append(out, fmt.Sprintf("MySQL Router on %s (%s) is not running", n.Name, n.Address))
+			d.RouterDown = append(d.RouterDown, n)
 		}
 	}
-	return out
+	return d
 }

@@ -6,11 +6,15 @@
 package mysqlgr
 
 import (
-	"fmt"
 	"hash/fnv"
+	"net"
+	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/runner"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
 // Management modes.
@@ -20,18 +24,36 @@ const (
 	ModeGroupReplication = "group_replication"
 )
 
-// Steps of each playbook, in order. A step is a play tagged with its name.
-var (
-	CreateSteps = []string{"preflight", "configure", "bootstrap", "join", "check_service", "router", "verify", "database"}
-	UpdateSteps = []string{"preflight", "primary_handover", "remove_members", "membership", "add_members", "converge", "passwords", "check_service", "router", "database", "verify"}
-	DeleteSteps = []string{"teardown"}
+// Steps of the MySQL playbooks. A step is a play tagged with its name that
+// runs the role mysql_<step>.
+const (
+	StepPreflight       = "preflight"
+	StepConfigure       = "configure"
+	StepBootstrap       = "bootstrap"
+	StepJoin            = "join"
+	StepCheckService    = "check_service"
+	StepRouter          = "router"
+	StepVerify          = "verify"
+	StepDatabase        = "database"
+	StepPrimaryHandover = "primary_handover"
+	StepRemoveMembers   = "remove_members"
+	StepMembership      = "membership"
+	StepAddMembers      = "add_members"
+	StepConverge        = "converge"
+	StepPasswords       = "passwords"
+	StepTeardown        = "teardown"
+	PlaybookCreate      = "mysql_create.yml"
+	PlaybookUpdate      = "mysql_update.yml"
+	PlaybookDelete      = "mysql_delete.yml"
 )
 
-// Node is one member: a stable member name and its address.
-type Node struct {
-	Name    string `json:"name"`
-	Address string `json:"address"`
-}
+// Steps of each playbook, in order.
+var (
+	CreateSteps = []string{StepPreflight, StepConfigure, StepBootstrap, StepJoin, StepCheckService, StepRouter, StepVerify, StepDatabase}
+	UpdateSteps = []string{StepPreflight, StepPrimaryHandover, StepRemoveMembers, StepMembership, StepAddMembers, StepConverge,
+		StepPasswords, StepCheckService, StepRouter, StepDatabase, StepVerify}
+	DeleteSteps = []string{StepTeardown}
+)
 
 // Database is the optional application database and its user.
 type Database struct {
@@ -42,13 +64,13 @@ type Database struct {
 
 // Spec is the desired cluster.
 type Spec struct {
-	Name             string // cluster name ([A-Za-z0-9_-]{3,40})
-	ID               string // unique id of this cluster, written to each node's marker
-	GroupName        string // group_replication_group_name, a UUID generated at create
-	Nodes            []Node // the first bootstraps the group
-	MySQLPort        int    // default 3306
-	GroupPort        int    // Group Replication communication port (group_replication_local_address), default 33061
-	Management       string // resolved mode: ModeAdminAPI or ModeGroupReplication
+	Name             string            // cluster name ([A-Za-z0-9_-]{3,40})
+	ID               string            // unique id of this cluster, written to each node's marker
+	GroupName        string            // group_replication_group_name, a UUID generated at create
+	Nodes            []topology.Member // the first bootstraps the group
+	MySQLPort        int               // default 3306
+	GroupPort        int               // Group Replication communication port (group_replication_local_address), default 33061
+	Management       string            // resolved mode: ModeAdminAPI or ModeGroupReplication
 	ClusterAdminUser string
 	Router           bool
 	RouterRWPort     int // 6446
@@ -58,6 +80,18 @@ type Spec struct {
 	AdminPassword    string
 	DatabasePassword string
 	RouterPassword   string // MySQL Router's account, when Router is on
+}
+
+// Equal reports whether two specs would give the nodes the same playbook
+// inputs. Every field of Spec takes part (TestSpecEqualCoversEveryField
+// fails otherwise); the database password counts only with a database.
+func (s *Spec) Equal(o *Spec) bool {
+	return s.Name == o.Name && s.ID == o.ID && s.GroupName == o.GroupName && slices.Equal(s.Nodes, o.Nodes) &&
+		s.MySQLPort == o.MySQLPort && s.GroupPort == o.GroupPort && s.Management == o.Management &&
+		s.ClusterAdminUser == o.ClusterAdminUser && s.Router == o.Router &&
+		s.RouterRWPort == o.RouterRWPort && s.RouterROPort == o.RouterROPort && s.PrimaryCheckPort == o.PrimaryCheckPort &&
+		reflect.DeepEqual(s.Database, o.Database) && s.AdminPassword == o.AdminPassword &&
+		(s.Database == nil || s.DatabasePassword == o.DatabasePassword) && s.RouterPassword == o.RouterPassword
 }
 
 // Secrets lists every secret of the spec and the forms in which the
@@ -106,13 +140,13 @@ type Marker struct {
 	ClusterAdminUser string `json:"cluster_admin_user"`
 	// ClusterAdminPassword is kept so import can restore it; the recovery
 	// channel already stores it in the server's own tables.
-	ClusterAdminPassword string    `json:"cluster_admin_password"`
-	Router               bool      `json:"router"`
-	PrimaryCheckPort     int       `json:"primary_check_port"`
-	Database             *Database `json:"database,omitempty"`
-	DatabasePassword     string    `json:"database_password,omitempty"`
-	RouterPassword       string    `json:"router_password,omitempty"`
-	Members              []Node    `json:"members"`
+	ClusterAdminPassword string            `json:"cluster_admin_password"`
+	Router               bool              `json:"router"`
+	PrimaryCheckPort     int               `json:"primary_check_port"`
+	Database             *Database         `json:"database,omitempty"`
+	DatabasePassword     string            `json:"database_password,omitempty"`
+	RouterPassword       string            `json:"router_password,omitempty"`
+	Members              []topology.Member `json:"members"`
 }
 
 // Marker returns the marker content of the spec.
@@ -129,119 +163,95 @@ func (s *Spec) Marker() Marker {
 
 // Change describes an in-place update relative to the previous spec.
 type Change struct {
-	Removed     []Node   // members to remove (matched by name)
-	Added       []string // names of members to add
-	RotateAdmin bool     // the cluster admin password changed
+	topology.Change
+	RotateAdmin bool // the cluster admin password changed
 }
 
-// Hosts renders the inventory. Groups: erawan_members (desired members),
-// erawan_seed (the first desired member that is not being added: the
-// bootstrap member at create), erawan_joiners (the others at create; the
-// added members at update), erawan_added, erawan_removed.
+// Hosts renders the inventory of a create (ch nil) or an update, in the
+// groups of package topology.
 func (s *Spec) Hosts(ch *Change) []runner.Host {
-	added := map[string]bool{}
-	if ch != nil {
-		for _, n := range ch.Added {
-			added[n] = true
-		}
+	if ch == nil {
+		return topology.Hosts(s.Nodes, nil)
 	}
-	seed := ""
-	for _, n := range s.Nodes {
-		if !added[n.Name] {
-			seed = n.Name
-			break
-		}
-	}
-	if seed == "" && len(s.Nodes) > 0 {
-		seed = s.Nodes[0].Name
-	}
-	var hosts []runner.Host
-	for _, n := range s.Nodes {
-		g := []string{"erawan_members"}
-		switch {
-		case n.Name == seed:
-			g = append(g, "erawan_seed")
-		case ch == nil || added[n.Name]:
-			g = append(g, "erawan_joiners")
-		}
-		if added[n.Name] {
-			g = append(g, "erawan_added")
-		}
-		hosts = append(hosts, runner.Host{Name: n.Name, Address: n.Address, Groups: g})
-	}
-	if ch != nil {
-		for _, n := range ch.Removed {
-			hosts = append(hosts, runner.Host{Name: n.Name, Address: n.Address, Groups: []string{"erawan_removed"}})
-		}
-	}
-	return hosts
+	return topology.Hosts(s.Nodes, &ch.Change)
 }
 
-// Vars renders the playbook variables.
-func (s *Spec) Vars(ch *Change) map[string]any {
-	members := map[string]any{}
+// MemberVars is one member as the playbooks see it.
+type MemberVars struct {
+	Address  string `json:"address"`
+	ServerID uint32 `json:"server_id"`
+}
+
+// DatabaseVars is the application database and its user, SQL-quoted.
+type DatabaseVars struct {
+	Name        string `json:"name"`
+	NameSQL     string `json:"name_sql"`
+	User        string `json:"user"`
+	UserSQL     string `json:"user_sql"`
+	SSLRequired bool   `json:"ssl_required"`
+	PasswordSQL string `json:"password_sql"`
+}
+
+// Vars are the extra variables of every MySQL playbook run; each key is
+// declared in the meta/argument_specs.yml of the roles that read it.
+type Vars struct {
+	Cluster          string                `json:"erawan_cluster"`
+	ClusterID        string                `json:"erawan_cluster_id"`
+	GroupName        string                `json:"erawan_mysql_group_name"`
+	Port             int                   `json:"erawan_mysql_port"`
+	GroupPort        int                   `json:"erawan_mysql_group_port"`
+	Management       string                `json:"erawan_mysql_management"`
+	AdminUser        string                `json:"erawan_mysql_admin_user"`
+	Members          map[string]MemberVars `json:"erawan_mysql_members"`
+	GroupSeeds       string                `json:"erawan_mysql_group_seeds"`
+	IPAllowlist      string                `json:"erawan_mysql_ip_allowlist"`
+	RemovedAddresses []string              `json:"erawan_mysql_removed_addresses"`
+	Router           bool                  `json:"erawan_mysql_router"`
+	RouterRWPort     int                   `json:"erawan_mysql_router_rw_port"`
+	RouterROPort     int                   `json:"erawan_mysql_router_ro_port"`
+	CheckPort        int                   `json:"erawan_mysql_check_port"`
+	Database         *DatabaseVars         `json:"erawan_mysql_database"` // null without a database
+	Marker           Marker                `json:"erawan_marker_content"`
+	AdminPassword    string                `json:"erawan_mysql_admin_password"`
+	AdminPasswordSQL string                `json:"erawan_mysql_admin_password_sql"`
+	RouterPassword   string                `json:"erawan_mysql_router_password"`
+	RotateAdmin      bool                  `json:"erawan_mysql_rotate_admin"`
+	Scripts          map[string]string     `json:"erawan_mysql_scripts"` // AdminAPI scripts by name; empty in group_replication mode
+}
+
+// Vars renders the playbook variables of a create (ch nil) or an update.
+func (s *Spec) Vars(ch *Change) *Vars {
+	members := map[string]MemberVars{}
 	var seeds, allow []string
 	for _, n := range s.Nodes {
-		members[n.Name] = map[string]any{"address": n.Address, "server_id": ServerID(n.Name)}
-		seeds = append(seeds, hostPort(n.Address, s.GroupPort))
+		members[n.Name] = MemberVars{Address: n.Address, ServerID: ServerID(n.Name)}
+		seeds = append(seeds, net.JoinHostPort(n.Address, strconv.Itoa(s.GroupPort)))
 		allow = append(allow, n.Address)
 	}
-	var removedAddrs []string
+	removed := []string{}
 	if ch != nil {
-		for _, n := range ch.Removed {
-			removedAddrs = append(removedAddrs, n.Address)
-		}
+		removed = append(removed, topology.Addresses(ch.Removed)...)
 	}
-	v := map[string]any{
-		"erawan_cluster":                  s.Name,
-		"erawan_cluster_id":               s.ID,
-		"erawan_mysql_group_name":         s.GroupName,
-		"erawan_mysql_port":               s.MySQLPort,
-		"erawan_mysql_group_port":         s.GroupPort,
-		"erawan_mysql_management":         s.Management,
-		"erawan_mysql_admin_user":         s.ClusterAdminUser,
-		"erawan_mysql_members":            members,
-		"erawan_mysql_group_seeds":        strings.Join(seeds, ","),
-		"erawan_mysql_ip_allowlist":       strings.Join(append(allow, "127.0.0.1"), ","),
-		"erawan_mysql_removed_addresses":  nonNil(removedAddrs),
-		"erawan_mysql_router":             s.Router,
-		"erawan_mysql_router_rw_port":     s.RouterRWPort,
-		"erawan_mysql_router_ro_port":     s.RouterROPort,
-		"erawan_mysql_check_port":         s.PrimaryCheckPort,
-		"erawan_mysql_database":           nil,
-		"erawan_marker_content":           s.Marker(),
-		"erawan_mysql_admin_password":     s.AdminPassword,
-		"erawan_mysql_admin_password_sql": SQLString(s.AdminPassword),
-		"erawan_mysql_router_password":    s.RouterPassword,
-		"erawan_mysql_rotate_admin":       ch != nil && ch.RotateAdmin,
-		"erawan_mysql_scripts":            map[string]string{},
+	v := &Vars{
+		Cluster: s.Name, ClusterID: s.ID, GroupName: s.GroupName, Port: s.MySQLPort, GroupPort: s.GroupPort,
+		Management: s.Management, AdminUser: s.ClusterAdminUser, Members: members,
+		GroupSeeds: strings.Join(seeds, ","), IPAllowlist: strings.Join(append(allow, "127.0.0.1"), ","),
+		RemovedAddresses: removed, Router: s.Router, RouterRWPort: s.RouterRWPort, RouterROPort: s.RouterROPort,
+		CheckPort: s.PrimaryCheckPort, Marker: s.Marker(), AdminPassword: s.AdminPassword,
+		AdminPasswordSQL: SQLString(s.AdminPassword), RouterPassword: s.RouterPassword,
+		RotateAdmin: ch != nil && ch.RotateAdmin, Scripts: map[string]string{},
 	}
 	if s.Database != nil {
-		v["erawan_mysql_database"] = map[string]any{
-			"name": s.Database.Name, "name_sql": SQLIdent(s.Database.Name), "user": s.Database.User,
-			"user_sql": SQLString(s.Database.User), "ssl_required": s.Database.SSLRequired,
-			"password_sql": SQLString(s.DatabasePassword),
+		v.Database = &DatabaseVars{
+			Name: s.Database.Name, NameSQL: SQLIdent(s.Database.Name), User: s.Database.User,
+			UserSQL: SQLString(s.Database.User), SSLRequired: s.Database.SSLRequired, PasswordSQL: SQLString(s.DatabasePassword),
 		}
 	}
 	if s.Management == ModeAdminAPI {
-		v["erawan_mysql_scripts"] = s.AdminAPIScripts()
+		v.Scripts = s.AdminAPIScripts()
 	}
 	return v
 }
 
 // SQLIdent quotes s as a MySQL identifier (backticks doubled).
 func SQLIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
-
-func hostPort(addr string, port int) string {
-	if strings.Contains(addr, ":") {
-		return fmt.Sprintf("[%s]:%d", addr, port)
-	}
-	return fmt.Sprintf("%s:%d", addr, port)
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/patroni"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
 // Etcd states reported per node.
@@ -25,8 +27,7 @@ const (
 
 // NodeStatus is what one node told us.
 type NodeStatus struct {
-	Node
-	SSHError   error            // non-nil when the node could not be reached over SSH
+	topology.NodeStatus
 	PatroniUp  bool             // GET /cluster answered on this node
 	Etcd       string           // EtcdHealthy, EtcdUnhealthy or EtcdUnknown (from GET /health on the client port)
 	HasCluster bool             // the node holds this cluster's marker or answered for it
@@ -41,11 +42,20 @@ type Observation struct {
 	SyncMode   *bool             // synchronous_mode of GET /config, nil when unknown
 }
 
+// Statuses returns each node's reachability, in the order probed.
+func (o *Observation) Statuses() []topology.NodeStatus {
+	out := make([]topology.NodeStatus, len(o.Nodes))
+	for i, s := range o.Nodes {
+		out[i] = s.NodeStatus
+	}
+	return out
+}
+
 // Reachable counts nodes that answered over SSH.
 func (o *Observation) Reachable() int {
 	n := 0
 	for _, s := range o.Nodes {
-		if s.SSHError == nil {
+		if s.Reached() {
 			n++
 		}
 	}
@@ -56,7 +66,7 @@ func (o *Observation) Reachable() int {
 // the only case in which the resource may be dropped from state.
 func (o *Observation) Gone() bool {
 	for _, s := range o.Nodes {
-		if s.SSHError != nil || s.HasCluster {
+		if !s.Reached() || s.HasCluster {
 			return false
 		}
 	}
@@ -68,12 +78,12 @@ func (o *Observation) Gone() bool {
 // port forwarding to the node's own address, and, when Patroni does not
 // answer, whether the cluster's marker file exists. It never returns an error:
 // failures are recorded per node.
-func Observe(ctx context.Context, pool *sshclient.Pool, name string, nodes []Node, patroniPort, etcdClientPort int, perHost time.Duration) *Observation {
+func Observe(ctx context.Context, pool *sshclient.Pool, name string, nodes []topology.Member, patroniPort, etcdClientPort int, perHost time.Duration) *Observation {
 	obs := &Observation{Nodes: make([]NodeStatus, len(nodes))}
 	var wg sync.WaitGroup
 	for i, n := range nodes {
 		wg.Add(1)
-		go func(i int, n Node) {
+		go func(i int, n topology.Member) {
 			defer wg.Done()
 			hctx, cancel := context.WithTimeout(ctx, perHost)
 			defer cancel()
@@ -116,18 +126,11 @@ func Observe(ctx context.Context, pool *sshclient.Pool, name string, nodes []Nod
 }
 
 func restURL(addr string, port int) string {
-	return "http://" + hostPort(addr, port)
+	return "http://" + net.JoinHostPort(addr, strconv.Itoa(port))
 }
 
-func hostPort(addr string, port int) string {
-	if strings.Contains(addr, ":") {
-		return "[" + addr + "]:" + strconv.Itoa(port)
-	}
-	return addr + ":" + strconv.Itoa(port)
-}
-
-func observeNode(ctx context.Context, pool *sshclient.Pool, name string, n Node, patroniPort, etcdPort int, timeout time.Duration) NodeStatus {
-	st := NodeStatus{Node: n, Etcd: EtcdUnknown}
+func observeNode(ctx context.Context, pool *sshclient.Pool, name string, n topology.Member, patroniPort, etcdPort int, timeout time.Duration) NodeStatus {
+	st := NodeStatus{NodeStatus: topology.NodeStatus{Member: n}, Etcd: EtcdUnknown}
 	if _, err := pool.Client(ctx, n.Address); err != nil {
 		st.SSHError = err
 		return st
@@ -144,7 +147,7 @@ func observeNode(ctx context.Context, pool *sshclient.Pool, name string, n Node,
 	}()
 	go func() {
 		defer wg.Done()
-		st.Etcd = etcdHealth(ctx, hc, "http://"+hostPort(n.Address, etcdPort)+"/health")
+		st.Etcd = etcdHealth(ctx, hc, restURL(n.Address, etcdPort)+"/health")
 	}()
 	wg.Wait()
 	if !st.HasCluster {
@@ -186,24 +189,79 @@ func etcdHealth(ctx context.Context, hc *http.Client, url string) string {
 	return EtcdUnhealthy
 }
 
-// Drift lists, in words, how the observed cluster differs from the desired
-// members. Unreachable nodes are not drift (they are warned about instead).
-func (o *Observation) Drift(want []Node) []string {
+// Drift is how an observed cluster differs from the desired members.
+// Unreachable nodes are not drift (Read warns about them instead). It is
+// kept in private state between Read and plan, and becomes sentences only
+// in the plan's warning.
+type Drift struct {
+	NoRESTAPI      bool              `json:"no_rest_api,omitempty"`     // no member's Patroni REST API answered
+	Leaders        *int              `json:"leaders,omitempty"`         // the number of leaders, when it is not 1
+	Missing        []topology.Member `json:"missing,omitempty"`         // desired members absent from GET /cluster
+	NotRunning     []MemberState     `json:"not_running,omitempty"`     // members whose Patroni state is not running
+	NotStreaming   []MemberState     `json:"not_streaming,omitempty"`   // replicas that do not stream
+	PendingRestart []string          `json:"pending_restart,omitempty"` // members with pending_restart set
+	EtcdDown       []topology.Member `json:"etcd_down,omitempty"`       // members whose etcd does not answer GET /health
+}
+
+// MemberState is a member name and the state Patroni reports for it.
+type MemberState struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
+}
+
+// Empty reports that nothing drifted.
+func (d Drift) Empty() bool {
+	return !d.NoRESTAPI && d.Leaders == nil && len(d.Missing) == 0 && len(d.NotRunning) == 0 &&
+		len(d.NotStreaming) == 0 && len(d.PendingRestart) == 0 && len(d.EtcdDown) == 0
+}
+
+// Sentences says what drifted, one sentence per finding, for the plan's warning.
+func (d Drift) Sentences() []string {
 	var out []string
+	if d.NoRESTAPI {
+		out = append(out, "no member's Patroni REST API answered")
+	}
+	if d.Leaders != nil {
+		out = append(out, fmt.Sprintf("the cluster has %d leaders, want 1", *d.Leaders))
+	}
+	for _, m := range d.Missing {
+		out = append(out, fmt.Sprintf("member %s (%s) is missing from the cluster (Patroni not running there)", m.Name, m.Address))
+	}
+	for _, m := range d.NotRunning {
+		out = append(out, fmt.Sprintf("member %s: Patroni reports state %q", m.Name, m.State))
+	}
+	for _, m := range d.NotStreaming {
+		out = append(out, fmt.Sprintf("member %s is not streaming (state %q)", m.Name, m.State))
+	}
+	for _, n := range d.PendingRestart {
+		out = append(out, fmt.Sprintf("member %s has pending_restart set (a parameter change waits for a restart)", n))
+	}
+	for _, m := range d.EtcdDown {
+		out = append(out, fmt.Sprintf("etcd on %s (%s) is down", m.Name, m.Address))
+	}
+	return out
+}
+
+// Drift compares the observation with the desired members. A leader is a
+// member holding Patroni's leader lock: role leader, or standby_leader in a
+// standby cluster, as patroni.Cluster.Leader counts it.
+func (o *Observation) Drift(want []topology.Member) Drift {
+	var d Drift
 	if o.Reachable() == 0 {
-		return nil
+		return d
 	}
 	if o.Cluster == nil {
-		return []string{"no member's Patroni REST API answered"}
+		d.NoRESTAPI = true
+		return d
 	}
 	leaders := 0
 	for _, m := range o.Cluster.Members {
-		if m.Role == patroni.RoleLeader {
+		if m.Role == patroni.RoleLeader || m.Role == patroni.RoleStandbyLeader {
 			leaders++
 		}
 	}
 	if leaders != 1 {
-		out = append(out, fmt.Sprintf("the cluster has %d leaders, want 1", leaders))
+		d.Leaders = &leaders
 	}
 	status := map[string]NodeStatus{}
 	for _, s := range o.Nodes {
@@ -214,21 +272,21 @@ func (o *Observation) Drift(want []Node) []string {
 		m := o.Cluster.Member(n.Name)
 		switch {
 		case m == nil:
-			if known && s.SSHError != nil {
+			if known && !s.Reached() {
 				continue
 			}
-			out = append(out, fmt.Sprintf("member %s (%s) is missing from the cluster (Patroni not running there)", n.Name, n.Address))
+			d.Missing = append(d.Missing, n)
 		case !m.Running():
-			out = append(out, fmt.Sprintf("member %s: Patroni reports state %q", n.Name, m.State))
+			d.NotRunning = append(d.NotRunning, MemberState{n.Name, m.State})
 		case m.Role != patroni.RoleLeader && m.Role != patroni.RoleStandbyLeader && !o.Cluster.Streaming(*m):
-			out = append(out, fmt.Sprintf("member %s is not streaming (state %q)", n.Name, m.State))
+			d.NotStreaming = append(d.NotStreaming, MemberState{n.Name, m.State})
 		}
 		if m != nil && m.PendingRestart {
-			out = append(out, fmt.Sprintf("member %s has pending_restart set (a parameter change waits for a restart)", n.Name))
+			d.PendingRestart = append(d.PendingRestart, n.Name)
 		}
-		if known && s.SSHError == nil && s.Etcd == EtcdUnhealthy {
-			out = append(out, fmt.Sprintf("etcd on %s (%s) is down", n.Name, n.Address))
+		if known && s.Reached() && s.Etcd == EtcdUnhealthy {
+			d.EtcdDown = append(d.EtcdDown, n)
 		}
 	}
-	return out
+	return d
 }

@@ -1,33 +1,50 @@
 // Package pgcluster turns the desired shape of a Patroni cluster into the
-// inputs of the embedded playbooks (inventory hosts and variables), and
-// holds the secrets helpers: password generation and SCRAM-SHA-256 verifiers.
+// inputs of the embedded playbooks (inventory hosts and typed variables),
+// and reads a running cluster back (see Observe and Drift).
 package pgcluster
 
 import (
-	"crypto/hmac"
-	"crypto/pbkdf2"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"fmt"
-	"math/big"
+	"reflect"
+	"slices"
 	"sort"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/runner"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/secrets"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
-// Steps of each playbook, in order. A step is a play tagged with its name.
+// Steps of the Patroni playbooks. A step is a play tagged with its name that
+// runs the role patroni_<step>.
+const (
+	StepPreflight     = "preflight"
+	StepEtcd          = "etcd"
+	StepConfigure     = "configure"
+	StepBootstrap     = "bootstrap"
+	StepJoin          = "join"
+	StepVerify        = "verify"
+	StepDatabase      = "database"
+	StepRemoveMembers = "remove_members"
+	StepMembership    = "membership"
+	StepAddMembers    = "add_members"
+	StepPasswords     = "passwords"
+	StepConverge      = "converge"
+	StepDynamicConfig = "dynamic_config"
+	StepTeardown      = "teardown"
+	PlaybookCreate    = "patroni_create.yml"
+	PlaybookUpdate    = "patroni_update.yml"
+	PlaybookDelete    = "patroni_delete.yml"
+)
+
+// Steps of each playbook, in order.
 var (
-	CreateSteps = []string{"preflight", "etcd", "patroni_config", "leader", "replicas", "verify", "database"}
-	UpdateSteps = []string{"preflight", "remove_members", "membership", "add_members", "passwords", "converge", "dynamic_config", "database", "verify"}
-	DeleteSteps = []string{"teardown"}
+	CreateSteps = []string{StepPreflight, StepEtcd, StepConfigure, StepBootstrap, StepJoin, StepVerify, StepDatabase}
+	UpdateSteps = []string{StepPreflight, StepRemoveMembers, StepMembership, StepAddMembers, StepPasswords, StepConverge, StepDynamicConfig, StepDatabase, StepVerify}
+	DeleteSteps = []string{StepTeardown}
 )
 
-// Node is one member: a stable member name and its address.
-type Node struct {
-	Name    string `json:"name"`
-	Address string `json:"address"`
-}
+// LegacySteps maps step names of earlier releases to today's, so a create
+// that failed before an upgrade resumes where it stopped.
+var LegacySteps = map[string]string{"patroni_config": StepConfigure, "leader": StepBootstrap, "replicas": StepJoin}
 
 // Database is the optional application database.
 type Database struct {
@@ -38,10 +55,10 @@ type Database struct {
 
 // Passwords of the cluster's roles and of the REST API.
 type Passwords struct {
-	Superuser   string // role postgres
-	Replication string // role replicator
-	Rewind      string // role rewinder
-	RestAPI     string // user erawan on Patroni's REST API (unsafe methods)
+	Superuser   string `json:"superuser"`   // role postgres
+	Replication string `json:"replication"` // role replicator
+	Rewind      string `json:"rewind"`      // role rewinder
+	RestAPI     string `json:"restapi"`     // user erawan on Patroni's REST API (unsafe methods)
 }
 
 // Spec is the desired cluster.
@@ -49,7 +66,7 @@ type Spec struct {
 	Name            string            // Patroni scope
 	ID              string            // unique id of this cluster, written to each node's marker
 	PostgresVersion int               // 14..18
-	Nodes           []Node            // first is the bootstrap leader
+	Nodes           []topology.Member // first is the bootstrap member
 	PostgresPort    int               // default 5432
 	PatroniPort     int               // default 8008
 	EtcdClientPort  int               // default 2379
@@ -59,6 +76,32 @@ type Spec struct {
 	SynchronousMode bool
 	Database        *Database
 	Passwords       Passwords
+}
+
+// Equal reports whether two specs would give the nodes the same playbook
+// inputs. A nil and an empty list or map are the same. Every field of Spec
+// takes part (TestSpecEqualCoversEveryField fails otherwise).
+func (s *Spec) Equal(o *Spec) bool {
+	return s.Name == o.Name && s.ID == o.ID && s.PostgresVersion == o.PostgresVersion &&
+		slices.Equal(s.Nodes, o.Nodes) &&
+		s.PostgresPort == o.PostgresPort && s.PatroniPort == o.PatroniPort &&
+		s.EtcdClientPort == o.EtcdClientPort && s.EtcdPeerPort == o.EtcdPeerPort &&
+		slices.Equal(s.AllowedCIDRs, o.AllowedCIDRs) && mapsEqual(s.Parameters, o.Parameters) &&
+		s.SynchronousMode == o.SynchronousMode &&
+		reflect.DeepEqual(s.Database, o.Database) &&
+		s.Passwords == o.Passwords
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
 
 // Secrets lists every secret of the spec, for redaction.
@@ -94,10 +137,7 @@ func (s *Spec) Marker() Marker {
 	m := Marker{
 		ID: s.ID, Name: s.Name, PostgresVersion: s.PostgresVersion,
 		PostgresPort: s.PostgresPort, PatroniPort: s.PatroniPort, EtcdClientPort: s.EtcdClientPort, EtcdPeerPort: s.EtcdPeerPort,
-		AllowedCIDRs: nonNil(s.AllowedCIDRs), Parameters: s.Parameters, SynchronousMode: s.SynchronousMode,
-	}
-	if m.Parameters == nil {
-		m.Parameters = map[string]string{}
+		AllowedCIDRs: nonNil(s.AllowedCIDRs), Parameters: nonNilMap(s.Parameters), SynchronousMode: s.SynchronousMode,
 	}
 	if s.Database != nil {
 		m.DatabaseName, m.DatabaseOwner, m.DatabasePassword = s.Database.Name, s.Database.Owner, s.Database.Password
@@ -112,114 +152,88 @@ func nonNil(s []string) []string {
 	return s
 }
 
+func nonNilMap[V any](m map[string]V) map[string]V {
+	if m == nil {
+		return map[string]V{}
+	}
+	return m
+}
+
 // Change describes an in-place update relative to the previous spec.
 type Change struct {
-	Removed           []Node            // members to remove (matched by name)
-	Added             []string          // names of members to add
+	topology.Change
 	ParametersPatch   map[string]any    // PATCH /config body; empty when nothing changed
 	ParametersChanged []string          // names of changed or removed parameters
 	RotateVerifiers   map[string]string // role -> SCRAM verifier of its new password
 }
 
-// Hosts renders the inventory hosts of a create or update. Groups:
-// erawan_members (desired), erawan_leader (first desired, or for updates
-// the first that is not being added), erawan_replicas, erawan_added,
-// erawan_removed.
-func (s *Spec) Hosts(ch *Change) []runner.Host {
-	added := map[string]bool{}
-	if ch != nil {
-		for _, n := range ch.Added {
-			added[n] = true
-		}
-	}
-	leader := ""
-	for _, n := range s.Nodes {
-		if !added[n.Name] {
-			leader = n.Name
-			break
-		}
-	}
-	if leader == "" && len(s.Nodes) > 0 {
-		leader = s.Nodes[0].Name
-	}
-	var hosts []runner.Host
-	for _, n := range s.Nodes {
-		g := []string{"erawan_members"}
-		if n.Name == leader {
-			g = append(g, "erawan_leader")
-		} else {
-			g = append(g, "erawan_replicas")
-		}
-		if added[n.Name] {
-			g = append(g, "erawan_added")
-		}
-		hosts = append(hosts, runner.Host{Name: n.Name, Address: n.Address, Groups: g})
-	}
-	if ch != nil {
-		for _, n := range ch.Removed {
-			hosts = append(hosts, runner.Host{Name: n.Name, Address: n.Address, Groups: []string{"erawan_removed"}})
-		}
-	}
-	return hosts
+// ChangeBetween computes the member and configuration changes from old to
+// new; the caller adds the password rotations.
+func ChangeBetween(old, new *Spec) *Change {
+	ch := &Change{Change: topology.Diff(old.Nodes, new.Nodes)}
+	ch.ParametersPatch, ch.ParametersChanged = DiffConfig(old, new)
+	return ch
 }
 
-// Vars renders the playbook variables. The database owner's password is
-// passed only as a SCRAM verifier.
-func (s *Spec) Vars(ch *Change) (map[string]any, error) {
-	params := s.Parameters
-	if params == nil {
-		params = map[string]string{}
+// Hosts renders the inventory hosts of a create (ch nil) or an update, in
+// the groups of package topology.
+func (s *Spec) Hosts(ch *Change) []runner.Host {
+	if ch == nil {
+		return topology.Hosts(s.Nodes, nil)
 	}
-	v := map[string]any{
-		"erawan_cluster":            s.Name,
-		"erawan_cluster_id":         s.ID,
-		"erawan_pg_version":         s.PostgresVersion,
-		"erawan_pg_port":            s.PostgresPort,
-		"erawan_patroni_port":       s.PatroniPort,
-		"erawan_etcd_client_port":   s.EtcdClientPort,
-		"erawan_etcd_peer_port":     s.EtcdPeerPort,
-		"erawan_allowed_cidrs":      nonNil(s.AllowedCIDRs),
-		"erawan_parameters":         params,
-		"erawan_synchronous_mode":   s.SynchronousMode,
-		"erawan_database":           nil,
-		"erawan_marker_content":     s.Marker(),
-		"erawan_config_patch":       map[string]any{},
-		"erawan_parameters_changed": []string{},
-		"erawan_rotate_verifiers":   map[string]string{},
-		"erawan_passwords": map[string]string{
-			"superuser": s.Passwords.Superuser, "replication": s.Passwords.Replication,
-			"rewind": s.Passwords.Rewind, "restapi": s.Passwords.RestAPI,
-		},
+	return topology.Hosts(s.Nodes, &ch.Change)
+}
+
+// DatabaseVars is the application database as the playbooks see it: the
+// owner's password only as a SCRAM verifier.
+type DatabaseVars struct {
+	Name             string `json:"name"`
+	Owner            string `json:"owner"`
+	PasswordVerifier string `json:"password_verifier"`
+}
+
+// Vars are the extra variables of every Patroni playbook run; each key is
+// declared in the meta/argument_specs.yml of the roles that read it.
+type Vars struct {
+	Cluster           string            `json:"erawan_cluster"`
+	ClusterID         string            `json:"erawan_cluster_id"`
+	PostgresVersion   int               `json:"erawan_pg_version"`
+	PostgresPort      int               `json:"erawan_pg_port"`
+	PatroniPort       int               `json:"erawan_patroni_port"`
+	EtcdClientPort    int               `json:"erawan_etcd_client_port"`
+	EtcdPeerPort      int               `json:"erawan_etcd_peer_port"`
+	AllowedCIDRs      []string          `json:"erawan_allowed_cidrs"`
+	Parameters        map[string]string `json:"erawan_parameters"`
+	SynchronousMode   bool              `json:"erawan_synchronous_mode"`
+	Database          *DatabaseVars     `json:"erawan_database"` // null without a database
+	Marker            Marker            `json:"erawan_marker_content"`
+	ConfigPatch       map[string]any    `json:"erawan_config_patch"`
+	ParametersChanged []string          `json:"erawan_parameters_changed"`
+	RotateVerifiers   map[string]string `json:"erawan_rotate_verifiers"`
+	Passwords         Passwords         `json:"erawan_passwords"`
+}
+
+// Vars renders the playbook variables of a create (ch nil) or an update.
+// The database owner's password is passed only as a SCRAM verifier.
+func (s *Spec) Vars(ch *Change) (*Vars, error) {
+	v := &Vars{
+		Cluster: s.Name, ClusterID: s.ID, PostgresVersion: s.PostgresVersion,
+		PostgresPort: s.PostgresPort, PatroniPort: s.PatroniPort, EtcdClientPort: s.EtcdClientPort, EtcdPeerPort: s.EtcdPeerPort,
+		AllowedCIDRs: nonNil(s.AllowedCIDRs), Parameters: nonNilMap(s.Parameters), SynchronousMode: s.SynchronousMode,
+		Marker: s.Marker(), ConfigPatch: map[string]any{}, ParametersChanged: []string{}, RotateVerifiers: map[string]string{},
+		Passwords: s.Passwords,
 	}
 	if s.Database != nil {
-		ver, err := ScramVerifier(s.Database.Password)
+		ver, err := secrets.ScramVerifier(s.Database.Password)
 		if err != nil {
 			return nil, err
 		}
-		v["erawan_database"] = map[string]string{"name": s.Database.Name, "owner": s.Database.Owner, "password_verifier": ver}
+		v.Database = &DatabaseVars{Name: s.Database.Name, Owner: s.Database.Owner, PasswordVerifier: ver}
 	}
 	if ch != nil {
-		survivor := ""
-		added := map[string]bool{}
-		for _, n := range ch.Added {
-			added[n] = true
-		}
-		for _, n := range s.Nodes {
-			if !added[n.Name] {
-				survivor = n.Name
-				break
-			}
-		}
-		v["erawan_survivor"] = survivor
-		if len(ch.ParametersPatch) > 0 {
-			v["erawan_config_patch"] = ch.ParametersPatch
-		}
-		if len(ch.ParametersChanged) > 0 {
-			v["erawan_parameters_changed"] = ch.ParametersChanged
-		}
-		if len(ch.RotateVerifiers) > 0 {
-			v["erawan_rotate_verifiers"] = ch.RotateVerifiers
-		}
+		v.ConfigPatch = nonNilMap(ch.ParametersPatch)
+		v.ParametersChanged = nonNil(ch.ParametersChanged)
+		v.RotateVerifiers = nonNilMap(ch.RotateVerifiers)
 	}
 	return v, nil
 }
@@ -251,50 +265,4 @@ func DiffConfig(old, new *Spec) (map[string]any, []string) {
 		patch["synchronous_mode"] = new.SynchronousMode
 	}
 	return patch, changed
-}
-
-const passwordAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
-
-// GeneratePassword returns n characters from crypto/rand over an
-// unambiguous alphanumeric alphabet (about 5.8 bits each; n=32 gives ~187 bits).
-func GeneratePassword(n int) (string, error) {
-	b := make([]byte, n)
-	max := big.NewInt(int64(len(passwordAlphabet)))
-	for i := range b {
-		x, err := rand.Int(rand.Reader, max)
-		if err != nil {
-			return "", err
-		}
-		b[i] = passwordAlphabet[x.Int64()]
-	}
-	return string(b), nil
-}
-
-// ScramVerifier returns the PostgreSQL SCRAM-SHA-256 verifier of password
-// (RFC 7677, 4096 iterations, 16-byte random salt), in the form PostgreSQL
-// accepts in ALTER ROLE ... PASSWORD.
-func ScramVerifier(password string) (string, error) {
-	salt := make([]byte, 16)
-	if _, err := rand.Read(salt); err != nil {
-		return "", err
-	}
-	return scramVerifier(password, salt, 4096)
-}
-
-func scramVerifier(password string, salt []byte, iter int) (string, error) {
-	salted, err := pbkdf2.Key(sha256.New, password, salt, iter, 32)
-	if err != nil {
-		return "", err
-	}
-	clientKey := hmacSHA256(salted, "Client Key")
-	stored := sha256.Sum256(clientKey)
-	serverKey := hmacSHA256(salted, "Server Key")
-	enc := base64.StdEncoding.EncodeToString
-	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", iter, enc(salt), enc(stored[:]), enc(serverKey)), nil
-}
-
-func hmacSHA256(key []byte, msg string) []byte {
-	h := hmac.New(sha256.New, key)
-	h.Write([]byte(msg))
-	return h.Sum(nil)
 }

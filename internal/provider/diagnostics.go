@@ -44,3 +44,18 @@ func ansibleLogger(ctx context.Context, key, value string) func(runner.Event) {
 		}
 	}
 }
+
+// configuredClients returns the provider's clients from a Configure
+// request's ProviderData: nil before the provider is configured, and an
+// error for data of another type.
+func configuredClients(data any, diags *diag.Diagnostics) *clients {
+	if data == nil {
+		return nil
+	}
+	c, ok := data.(*clients)
+	if !ok {
+		diags.AddError("Unexpected provider data", fmt.Sprintf("Expected *provider.clients, got %T. This is a bug in the provider.", data))
+		return nil
+	}
+	return c
+}

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"strconv"
 	"regexp"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -43,11 +44,13 @@ var mysqlDatabaseAttrTypes = map[string]attr.Type{"name": types.StringType, "use
 
 var mysqlRouterAttrTypes = map[string]attr.Type{"enabled": types.BoolType}
 
-func mysqlPortAttr(def int64, what string, replace bool) schema.Int64Attribute {
+// clusterPortAttr is a port attribute of a cluster resource with its default;
+// replace says whether a change replaces the cluster or applies in place.
+func clusterPortAttr(def int64, what string, replace bool) schema.Int64Attribute {
 	a := schema.Int64Attribute{
 		Optional: true, Computed: true, Default: int64default.StaticInt64(def),
 		Validators:          []validator.Int64{int64validator.Between(1, 65535)},
-		MarkdownDescription: what + " Default `" + itoa(def) + "`.",
+		MarkdownDescription: what + " Default `" + strconv.FormatInt(def, 10) + "`.",
 	}
 	if replace {
 		a.PlanModifiers = []planmodifier.Int64{int64planmodifier.RequiresReplace()}
@@ -87,9 +90,9 @@ func (r *mysqlClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 						MarkdownDescription: "Address the provider reaches the node at over SSH; also the member's `report_host` and Group Replication address."},
 				}},
 			},
-			"mysql_port":             mysqlPortAttr(3306, "MySQL client port of every member.", true),
-			"group_replication_port": mysqlPortAttr(33061, "Group Replication communication port (`group_replication_local_address`).", true),
-			"primary_check_port":     mysqlPortAttr(9200, "Port of the primary-check HTTP service (`GET /primary`, `GET /replica`) that `erawan_haproxy_tenant` with `engine = \"mysql\"` checks.", false),
+			"mysql_port":             clusterPortAttr(3306, "MySQL client port of every member.", true),
+			"group_replication_port": clusterPortAttr(33061, "Group Replication communication port (`group_replication_local_address`).", true),
+			"primary_check_port":     clusterPortAttr(9200, "Port of the primary-check HTTP service (`GET /primary`, `GET /replica`) that `erawan_haproxy_tenant` with `engine = \"mysql\"` checks.", false),
 			"management": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(mysqlgr.ModeAuto),
 				Validators: []validator.String{stringvalidator.OneOf(mysqlgr.ModeAuto, mysqlgr.ModeAdminAPI, mysqlgr.ModeGroupReplication)},
 				MarkdownDescription: "How the group is managed. `adminapi`: MySQL Shell's AdminAPI (a full InnoDB Cluster with metadata; needs `mysqlsh` on every node). " +
@@ -210,7 +213,7 @@ func (mysqlConfigValidator) ValidateResource(ctx context.Context, req resource.V
 		for _, b := range order[i+1:] {
 			if ports[a] == ports[b] {
 				resp.Diagnostics.AddAttributeError(path.Root(b), "Ports collide",
-					b+" and "+a+" are both "+itoa(ports[a])+"; each needs its own port.")
+					b+" and "+a+" are both "+strconv.FormatInt(ports[a], 10)+"; each needs its own port.")
 			}
 		}
 	}

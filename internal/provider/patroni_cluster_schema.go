@@ -11,7 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -37,16 +36,8 @@ var memberAttrTypes = map[string]attr.Type{
 	"timeline": types.Int64Type, "lag_bytes": types.Int64Type, "etcd_state": types.StringType,
 }
 
-var databaseAttrTypes = map[string]attr.Type{"name": types.StringType, "owner": types.StringType}
+var patroniDatabaseAttrTypes = map[string]attr.Type{"name": types.StringType, "owner": types.StringType}
 
-func portAttr(def int64, what string) schema.Int64Attribute {
-	return schema.Int64Attribute{
-		Optional: true, Computed: true, Default: int64default.StaticInt64(def),
-		Validators:          []validator.Int64{int64validator.Between(1, 65535)},
-		PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
-		MarkdownDescription: what + " Default `" + itoa(def) + "`. Changing it replaces the cluster.",
-	}
-}
 
 func (r *patroniClusterResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	attrs := map[string]schema.Attribute{
@@ -76,10 +67,10 @@ func (r *patroniClusterResource) Schema(ctx context.Context, _ resource.SchemaRe
 					MarkdownDescription: "Address the provider reaches the node at over SSH, and that members use to reach each other."},
 			}},
 		},
-		"postgres_port":    portAttr(5432, "PostgreSQL port."),
-		"patroni_port":     portAttr(8008, "Patroni REST API port."),
-		"etcd_client_port": portAttr(2379, "etcd client port (bound to the node address and 127.0.0.1)."),
-		"etcd_peer_port":   portAttr(2380, "etcd peer port."),
+		"postgres_port":    clusterPortAttr(5432, "PostgreSQL port.", true),
+		"patroni_port":     clusterPortAttr(8008, "Patroni REST API port.", true),
+		"etcd_client_port": clusterPortAttr(2379, "etcd client port (bound to the node address and 127.0.0.1).", true),
+		"etcd_peer_port":   clusterPortAttr(2380, "etcd peer port.", true),
 		"allowed_cidrs": schema.ListAttribute{Optional: true, ElementType: types.StringType,
 			Validators:          []validator.List{listvalidator.ValueStringsAre(cidrValidator{})},
 			MarkdownDescription: "Networks allowed to connect to PostgreSQL (pg_hba `host all all <cidr> scram-sha-256`). Replication is only allowed between members. Default: none besides the members and 127.0.0.1. Changed in place."},

@@ -1,0 +1,415 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/runner"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/secrets"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
+)
+
+// clusterResource is the lifecycle every cluster resource shares: private
+// state (completed create steps, typed drift), deletion protection at plan
+// time and in Delete, playbook runs and their failure diagnostics, the
+// member diff, resume after a failed create, and the import header. An
+// engine (patroniEngine, mysqlEngine) supplies only what differs.
+//
+// M is the engine's tfsdk model, S its spec, O its observation, D its
+// drift and R what an update rotates.
+type clusterResource[M any, S clusterSpec[S], O clusterObservation, D driftReport, R rotation] struct {
+	c      *clients
+	engine clusterEngine[M, S, O, D, R]
+}
+
+// clusterSpec is an engine's desired cluster.
+type clusterSpec[S any] interface {
+	Equal(S) bool
+	Secrets() []string
+}
+
+// clusterObservation is an engine's reading of the nodes.
+type clusterObservation interface {
+	Statuses() []topology.NodeStatus
+	Reachable() int
+	Gone() bool
+}
+
+// rotation is what an update changes among secrets the nodes hold.
+type rotation interface{ rotates() bool }
+
+// engineText is what the shared messages say of an engine.
+type engineText struct {
+	kind  string // "Patroni", "MySQL": "<kind> cluster \"name\""
+	keeps string // what the state keeps after a failed create
+	gone  string // how Read knows the cluster is gone
+}
+
+// clusterEngine is what one engine supplies to clusterResource.
+type clusterEngine[M any, S clusterSpec[S], O clusterObservation, D driftReport, R rotation] interface {
+	text() engineText
+	typeSuffix() string
+	base(m *M) *clusterBase
+	playbooks() (create, update, del string)
+	legacySteps() map[string]string
+	// opTimeout is the default of the create and update timeouts.
+	opTimeout() time.Duration
+
+	// prepareCreate fills what Create generates (passwords, modes) and
+	// sets the observed attributes to null.
+	prepareCreate(ctx context.Context, c *clients, plan, config *M, diags *diag.Diagnostics)
+	spec(ctx context.Context, m *M) (S, diag.Diagnostics)
+	createJob(s S) (runner.Job, error)
+	updateJob(old, new S, rot R) (runner.Job, error)
+	deleteJob(s S) (runner.Job, error)
+
+	// observe reads the nodes; refresh sets the observed attributes from a
+	// Read's observation (refreshConfig: also the configuration Read
+	// reports back, once the create is complete) and returns the drift;
+	// setObserved does the same after an apply.
+	observe(ctx context.Context, c *clients, s S) O
+	refresh(ctx context.Context, c *clients, m *M, s S, obs O, refreshConfig bool, diags *diag.Diagnostics) D
+	setObserved(ctx context.Context, m *M, s S, obs O) diag.Diagnostics
+
+	// checkPlan adds the engine's own plan-time errors of an update.
+	checkPlan(plan, state *M, diags *diag.Diagnostics)
+	// planSecrets marks the secrets that apply sets as unknown and reports
+	// whether it changed any.
+	planSecrets(plan, state, config *M, diags *diag.Diagnostics) bool
+	// planObserved marks the observed attributes unknown (changed) or
+	// carries them over from state.
+	planObserved(plan, state *M, changed bool)
+	// resolveSecrets fills the unknown secrets of an update's plan.
+	resolveSecrets(plan, state, config *M, diags *diag.Diagnostics) R
+	// keepOnFailure copies into keep (the prior state) the secrets that the
+	// nodes already hold after a failed update.
+	keepOnFailure(keep, plan *M, completed []string, updated bool, rot R)
+
+	importer(ctx context.Context, c *clients, name string) clusterImporter[M]
+	importExample() string
+	validName(name string) bool
+}
+
+// clusterImporter reads one node at a time, then builds the model.
+type clusterImporter[M any] interface {
+	// node reads the marker (and whatever else) of the cluster on addr and
+	// returns the cluster id and member name found there.
+	node(ctx context.Context, addr string) (id, member string, err error)
+	model(ctx context.Context, id string, nodes []topology.Member) (M, diag.Diagnostics)
+}
+
+func (r *clusterResource[M, S, O, D, R]) object(name string) string {
+	return fmt.Sprintf("%s cluster %q", r.engine.text().kind, name)
+}
+
+func (r *clusterResource[M, S, O, D, R]) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + r.engine.typeSuffix()
+}
+
+func (r *clusterResource[M, S, O, D, R]) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.c = configuredClients(req.ProviderData, &resp.Diagnostics)
+}
+
+// run runs one playbook job with the spec's secrets (and extra ones, such
+// as the previous spec's) redacted, logging progress under the cluster name.
+func (r *clusterResource[M, S, O, D, R]) run(ctx context.Context, name string, job runner.Job, err error, extraSecrets ...string) (runner.Result, error) {
+	if err != nil {
+		return runner.Result{}, err
+	}
+	if err := r.c.ansiblePreflight(ctx); err != nil {
+		return runner.Result{}, err
+	}
+	rn := r.c.runner
+	rn.OnEvent = ansibleLogger(ctx, "cluster", name)
+	job.Secrets = append(job.Secrets, extraSecrets...)
+	return rn.Run(ctx, job)
+}
+
+func (r *clusterResource[M, S, O, D, R]) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan, config M
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	b := r.engine.base(&plan)
+	timeout, d := b.Timeouts.Create(ctx, r.engine.opTimeout())
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	if r.engine.prepareCreate(ctx, r.c, &plan, &config, &resp.Diagnostics); resp.Diagnostics.HasError() {
+		return
+	}
+	b.ID = types.StringValue(secrets.ClusterID(b.Name.ValueString()))
+	spec, d := r.engine.spec(ctx, &plan)
+	if resp.Diagnostics.Append(d...); resp.Diagnostics.HasError() {
+		return
+	}
+	create, _, _ := r.engine.playbooks()
+	job, err := r.engine.createJob(spec)
+	job.Playbook = create
+	res, err := r.run(ctx, b.Name.ValueString(), job, err)
+	resp.Diagnostics.Append(writeProgress(ctx, resp.Private, createProgress{Completed: res.Completed, Done: err == nil})...)
+	if err != nil {
+		// Keep the generated secrets and the completed steps: the resource
+		// is tainted; `terraform untaint` + apply resumes at the failed step.
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		runFailure(&resp.Diagnostics, "Create", r.object(b.Name.ValueString()), err)
+		resp.Diagnostics.AddWarning("The cluster is partly built",
+			fmt.Sprintf("Completed steps: %v. The state keeps %s. Run `terraform untaint <address>` and `terraform apply` to resume at the failed step, or plain `terraform apply` to replace the cluster.",
+				res.Completed, r.engine.text().keeps))
+		return
+	}
+	r.finish(ctx, &plan, spec, &resp.Diagnostics, resp.Private)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// finish records what a successful apply left: the observed attributes and
+// no drift.
+func (r *clusterResource[M, S, O, D, R]) finish(ctx context.Context, m *M, spec S, diags *diag.Diagnostics, p privateSetter) {
+	diags.Append(r.engine.setObserved(ctx, m, spec, r.engine.observe(ctx, r.c, spec))...)
+	var none D
+	diags.Append(writeDrift(ctx, p, none)...)
+}
+
+func (r *clusterResource[M, S, O, D, R]) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state M
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	spec, d := r.engine.spec(ctx, &state)
+	if resp.Diagnostics.Append(d...); resp.Diagnostics.HasError() {
+		return
+	}
+	name := r.engine.base(&state).Name.ValueString()
+	progress := readProgress(ctx, req.Private, r.engine.legacySteps())
+	obs := r.engine.observe(ctx, r.c, spec)
+	for _, s := range obs.Statuses() {
+		if !s.Reached() {
+			resp.Diagnostics.AddWarning(fmt.Sprintf("Node %s (%s) is unreachable", s.Name, s.Address),
+				fmt.Sprintf("Reading %s: %v. The last known state is kept for this node.", r.object(name), s.SSHError))
+		}
+	}
+	if obs.Reachable() == 0 {
+		return
+	}
+	if obs.Gone() && progress.Done {
+		resp.Diagnostics.AddWarning(fmt.Sprintf("%s is gone", r.object(name)),
+			"Every node answered and none holds the cluster any more"+r.engine.text().gone+", so it was removed from state; the next apply creates it again.")
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	drift := r.engine.refresh(ctx, r.c, &state, spec, obs, progress.Done, &resp.Diagnostics)
+	resp.Diagnostics.Append(writeDrift(ctx, resp.Private, drift)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// protected reports whether deletion protection applies: it is on and the
+// create completed (a failed create can always be replaced).
+func (r *clusterResource[M, S, O, D, R]) protected(b *clusterBase, progress createProgress) bool {
+	return b.DeletionProtection.ValueBool() && progress.Done
+}
+
+func (r *clusterResource[M, S, O, D, R]) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.State.Raw.IsNull() {
+		return // create
+	}
+	var state M
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	sb := r.engine.base(&state)
+	progress := readProgress(ctx, req.Private, r.engine.legacySteps())
+	if req.Plan.Raw.IsNull() {
+		if r.protected(sb, progress) {
+			resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Deletion protection is on",
+				fmt.Sprintf("%s has deletion_protection = true, so it cannot be destroyed. Set deletion_protection = false and apply first.", r.object(sb.Name.ValueString())))
+		}
+		return
+	}
+	var plan, config M
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if len(resp.RequiresReplace) > 0 {
+		if r.protected(sb, progress) {
+			resp.Diagnostics.AddError("Deletion protection is on",
+				fmt.Sprintf("This change replaces %s (%v), which destroys it and its data. Set deletion_protection = false and apply first if that is what you want.",
+					r.object(sb.Name.ValueString()), resp.RequiresReplace))
+		}
+		return
+	}
+	pb := r.engine.base(&plan)
+	if r.engine.checkPlan(&plan, &state, &resp.Diagnostics); resp.Diagnostics.HasError() {
+		return
+	}
+	if refuseMemberMoves(ctx, sb.Nodes, pb.Nodes, &resp.Diagnostics) {
+		return
+	}
+	changed := r.engine.planSecrets(&plan, &state, &config, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !changed {
+		// Any change the playbook acts on may move the leader or the members.
+		ps, d1 := r.engine.spec(ctx, &plan)
+		ss, d2 := r.engine.spec(ctx, &state)
+		changed = d1.HasError() || d2.HasError() || !ps.Equal(ss)
+	}
+	var drift []string
+	if !progress.Done {
+		drift = append(drift, fmt.Sprintf("the create stopped after steps %v; apply resumes it", progress.Completed))
+	}
+	if nodes, d := pb.members(ctx); !d.HasError() && !pb.Nodes.IsUnknown() {
+		if stateNodes, _ := sb.members(ctx); slices.Equal(nodes, stateNodes) {
+			drift = append(drift, readDrift[D](ctx, req.Private).Sentences()...)
+		}
+	}
+	if len(drift) > 0 {
+		resp.Diagnostics.AddWarning(fmt.Sprintf("%s has drifted", r.object(sb.Name.ValueString())),
+			"terraform apply will repair:\n- "+strings.Join(drift, "\n- "))
+		changed = true
+	}
+	r.engine.planObserved(&plan, &state, changed)
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state, config M
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	pb := r.engine.base(&plan)
+	timeout, d := pb.Timeouts.Update(ctx, r.engine.opTimeout())
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	pb.ID = r.engine.base(&state).ID
+	rot := r.engine.resolveSecrets(&plan, &state, &config, &resp.Diagnostics)
+	newSpec, d := r.engine.spec(ctx, &plan)
+	resp.Diagnostics.Append(d...)
+	oldSpec, d := r.engine.spec(ctx, &state)
+	if resp.Diagnostics.Append(d...); resp.Diagnostics.HasError() {
+		return
+	}
+	progress := readProgress(ctx, req.Private, r.engine.legacySteps())
+	if progress.Done && !rot.rotates() && readDrift[D](ctx, req.Private).Empty() && oldSpec.Equal(newSpec) {
+		// Only Terraform-side settings changed (deletion_protection, timeouts,
+		// wo_version without a new value): nothing to do on the nodes.
+		r.engine.planObserved(&plan, &state, false)
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		return
+	}
+	create, update, _ := r.engine.playbooks()
+	var res runner.Result
+	var err error
+	updated := progress.Done
+	if !progress.Done {
+		job, jerr := r.engine.createJob(newSpec)
+		job.Playbook, job.SkipSteps = create, progress.Completed
+		res, err = r.run(ctx, pb.Name.ValueString(), job, jerr, oldSpec.Secrets()...)
+		for _, s := range res.Completed {
+			if !slices.Contains(progress.Completed, s) {
+				progress.Completed = append(progress.Completed, s)
+			}
+		}
+		progress.Done = err == nil
+		resp.Diagnostics.Append(writeProgress(ctx, resp.Private, progress)...)
+	} else {
+		job, jerr := r.engine.updateJob(oldSpec, newSpec, rot)
+		job.Playbook = update
+		res, err = r.run(ctx, pb.Name.ValueString(), job, jerr, oldSpec.Secrets()...)
+	}
+	if err != nil {
+		keep := state
+		r.engine.keepOnFailure(&keep, &plan, res.Completed, updated, rot)
+		resp.Diagnostics.Append(resp.State.Set(ctx, &keep)...)
+		runFailure(&resp.Diagnostics, "Update", r.object(pb.Name.ValueString()), err)
+		return
+	}
+	r.finish(ctx, &plan, newSpec, &resp.Diagnostics, resp.Private)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *clusterResource[M, S, O, D, R]) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state M
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	b := r.engine.base(&state)
+	if r.protected(b, readProgress(ctx, req.Private, r.engine.legacySteps())) {
+		resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Deletion protection is on",
+			fmt.Sprintf("%s has deletion_protection = true. Set it to false and apply before destroying.", r.object(b.Name.ValueString())))
+		return
+	}
+	timeout, d := b.Timeouts.Delete(ctx, 15*time.Minute)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	spec, d := r.engine.spec(ctx, &state)
+	if resp.Diagnostics.Append(d...); resp.Diagnostics.HasError() {
+		return
+	}
+	_, _, del := r.engine.playbooks()
+	job, err := r.engine.deleteJob(spec)
+	job.Playbook = del
+	if _, err := r.run(ctx, b.Name.ValueString(), job, err); err != nil {
+		runFailure(&resp.Diagnostics, "Delete", r.object(b.Name.ValueString()), err)
+	}
+}
+
+// ImportState takes "<name>@<address>,<address>,..." and rebuilds the
+// resource from what each node holds (see the engine's importer).
+func (r *clusterResource[M, S, O, D, R]) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	name, list, ok := strings.Cut(req.ID, "@")
+	if !ok || list == "" || !r.engine.validName(name) {
+		resp.Diagnostics.AddError("Invalid import id",
+			fmt.Sprintf("Want <name>@<address>,<address>,... (for example %s), got %q.", r.engine.importExample(), req.ID))
+		return
+	}
+	if r.c == nil {
+		resp.Diagnostics.AddError("Provider not configured", "The provider must be configured to import.")
+		return
+	}
+	imp := r.engine.importer(ctx, r.c, name)
+	var id string
+	var members []topology.Member
+	for _, addr := range strings.Split(list, ",") {
+		addr = strings.TrimSpace(addr)
+		nodeID, member, err := imp.node(ctx, addr)
+		if err != nil {
+			resp.Diagnostics.AddError(fmt.Sprintf("Reading %s on %s failed", r.object(name), addr), err.Error())
+			return
+		}
+		if id != "" && nodeID != id {
+			resp.Diagnostics.AddError("Nodes belong to different clusters", fmt.Sprintf("%s holds cluster id %s, other nodes hold %s.", addr, nodeID, id))
+			return
+		}
+		id = nodeID
+		members = append(members, topology.Member{Name: member, Address: addr})
+	}
+	m, d := imp.model(ctx, id, members)
+	if resp.Diagnostics.Append(d...); resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(writeProgress(ctx, resp.Private, createProgress{Done: true})...)
+}

@@ -1,0 +1,138 @@
+// Package topology holds what both cluster engines (Patroni and MySQL Group
+// Replication) share about members: a member's name and address, the
+// per-node reachability that every probe starts from, the member diff of an
+// update, and the inventory groups the playbooks run on.
+package topology
+
+import (
+	"slices"
+
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/runner"
+)
+
+// Member is one cluster member: a stable member name and its address.
+type Member struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+}
+
+// NodeStatus is the part of a probe's result every engine has: the member
+// probed, and the SSH error when the node could not be reached.
+type NodeStatus struct {
+	Member
+	SSHError error
+}
+
+// Reached reports whether the node answered over SSH.
+func (s NodeStatus) Reached() bool { return s.SSHError == nil }
+
+// Change is the member diff of an in-place update, matched by member name.
+type Change struct {
+	Added   []string // names of members to add, in desired order
+	Removed []Member // members to remove, in current order
+}
+
+// Diff compares the current members with the desired ones by name.
+func Diff(current, desired []Member) Change {
+	var ch Change
+	for _, n := range desired {
+		if !slices.ContainsFunc(current, func(m Member) bool { return m.Name == n.Name }) {
+			ch.Added = append(ch.Added, n.Name)
+		}
+	}
+	for _, n := range current {
+		if !slices.ContainsFunc(desired, func(m Member) bool { return m.Name == n.Name }) {
+			ch.Removed = append(ch.Removed, n)
+		}
+	}
+	return ch
+}
+
+// Move is a member whose name stays while its address changes, which no
+// engine can do in place.
+type Move struct {
+	Index    int // index in the desired list
+	Name     string
+	From, To string
+}
+
+// Moves lists the members of desired that exist in current at another
+// address. Desired entries with an empty address (not known yet) are skipped.
+func Moves(current, desired []Member) []Move {
+	var out []Move
+	for i, n := range desired {
+		for _, c := range current {
+			if c.Name == n.Name && c.Address != n.Address && n.Address != "" {
+				out = append(out, Move{Index: i, Name: n.Name, From: c.Address, To: n.Address})
+			}
+		}
+	}
+	return out
+}
+
+// Inventory groups the playbooks run on, the same for every engine.
+const (
+	// GroupMembers holds every desired member.
+	GroupMembers = "erawan_members"
+	// GroupAnchor holds the one member that anchors a run: cluster-wide
+	// steps run there. At create it is the first member (the one that
+	// bootstraps); at update, the first desired member that already exists.
+	// It need not be Patroni's leader or the MySQL primary.
+	GroupAnchor = "erawan_anchor"
+	// GroupJoiners holds the members that join the anchor in this run: every
+	// other member at create, the added members at update.
+	GroupJoiners = "erawan_joiners"
+	// GroupAdded holds the members an update adds.
+	GroupAdded = "erawan_added"
+	// GroupRemoved holds the members an update removes (not in GroupMembers).
+	GroupRemoved = "erawan_removed"
+)
+
+// Anchor returns the name of the anchor member: the first desired member
+// that is not being added (the first member when all are, or at create).
+func Anchor(desired []Member, ch *Change) string {
+	for _, n := range desired {
+		if ch == nil || !slices.Contains(ch.Added, n.Name) {
+			return n.Name
+		}
+	}
+	if len(desired) > 0 {
+		return desired[0].Name
+	}
+	return ""
+}
+
+// Hosts renders the inventory of a create (ch nil) or an update.
+func Hosts(desired []Member, ch *Change) []runner.Host {
+	anchor := Anchor(desired, ch)
+	hosts := make([]runner.Host, 0, len(desired))
+	for _, n := range desired {
+		added := ch != nil && slices.Contains(ch.Added, n.Name)
+		g := []string{GroupMembers}
+		switch {
+		case n.Name == anchor:
+			g = append(g, GroupAnchor)
+		case ch == nil || added:
+			g = append(g, GroupJoiners)
+		}
+		if added {
+			g = append(g, GroupAdded)
+		}
+		hosts = append(hosts, runner.Host{Name: n.Name, Address: n.Address, Groups: g})
+	}
+	if ch != nil {
+		for _, n := range ch.Removed {
+			hosts = append(hosts, runner.Host{Name: n.Name, Address: n.Address, Groups: []string{GroupRemoved}})
+		}
+	}
+	return hosts
+}
+
+// Addresses returns the members' addresses, in order.
+func Addresses(members []Member) []string {
+	out := make([]string, len(members))
+	for i, m := range members {
+		out[i] = m.Address
+	}
+	return out
+}
