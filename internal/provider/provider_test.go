@@ -7,8 +7,11 @@ import (
 	"encoding/pem"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"golang.org/x/crypto/ssh"
@@ -94,3 +97,26 @@ func TestProviderSSHPortValidation(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// The HAProxy resource and the data source reject provider data of the
+// wrong type, as the cluster resources do, and accept none (validation runs
+// before the provider is configured).
+func TestConfigureProviderDataValidation(t *testing.T) {
+	ctx := context.Background()
+	var rr resource.ConfigureResponse
+	(&haproxyTenantResource{}).Configure(ctx, resource.ConfigureRequest{ProviderData: "wrong"}, &rr)
+	var dr datasource.ConfigureResponse
+	(&patroniClusterDataSource{}).Configure(ctx, datasource.ConfigureRequest{ProviderData: 42}, &dr)
+	for name, d := range map[string]diag.Diagnostics{"haproxy tenant": rr.Diagnostics, "data source": dr.Diagnostics} {
+		if d.ErrorsCount() != 1 || d.Errors()[0].Summary() != "Unexpected provider data" {
+			t.Errorf("%s: %v", name, d)
+		}
+	}
+	var rn resource.ConfigureResponse
+	(&haproxyTenantResource{}).Configure(ctx, resource.ConfigureRequest{}, &rn)
+	var dn datasource.ConfigureResponse
+	(&patroniClusterDataSource{}).Configure(ctx, datasource.ConfigureRequest{}, &dn)
+	if rn.Diagnostics.HasError() || dn.Diagnostics.HasError() {
+		t.Errorf("nil provider data must be accepted: %v %v", rn.Diagnostics, dn.Diagnostics)
+	}
+}
