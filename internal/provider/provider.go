@@ -107,9 +107,10 @@ func (p *erawanProvider) Metadata(_ context.Context, _ provider.MetadataRequest,
 
 func (p *erawanProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Builds and runs highly available database clusters (PostgreSQL with Patroni and etcd) " +
-			"on machines you already have, over SSH. Create, update and delete run the Ansible playbooks embedded in " +
-			"the provider; reads probe the cluster directly, so `terraform plan` shows drift.",
+		MarkdownDescription: "Builds and runs highly available database clusters on machines you already have, over SSH: " +
+			"PostgreSQL with Patroni and etcd (`erawan_patroni_cluster`), MySQL Group Replication / InnoDB Cluster " +
+			"(`erawan_mysql_cluster`), and HAProxy tenants in front of either (`erawan_haproxy_tenant`). Create, update and " +
+			"delete run the Ansible playbooks embedded in the provider; reads probe the hosts directly, so `terraform plan` shows drift.",
 		Attributes: map[string]schema.Attribute{
 			"ssh": schema.SingleNestedAttribute{
 				Optional:            true,
