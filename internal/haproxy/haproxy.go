@@ -174,11 +174,3 @@ func Parse(text string) (Tenant, error) {
 	}
 	return Tenant{}, errors.New("not a file written by erawan_haproxy_tenant (no erawan-tenant header)")
 }
-
-// Ports lists the ports a tenant listens on.
-func (t Tenant) Ports() []int {
-	if t.ReadOnlyPort != 0 {
-		return []int{t.ReadWritePort, t.ReadOnlyPort}
-	}
-	return []int{t.ReadWritePort}
-}

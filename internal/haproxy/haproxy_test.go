@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/testbin"
 )
 
 func pgTenant() Tenant {
@@ -30,10 +32,7 @@ defaults
 // real HAProxy binary, as the playbook does before a file goes live.
 func haproxyCheck(t *testing.T, text string) {
 	t.Helper()
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Fatal("haproxy is required for this test (make deps installs it)")
-	}
+	bin := testbin.Require(t, "haproxy", "validating the rendered config with haproxy -c; make deps installs it")
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "haproxy.cfg"), []byte(mainCfg), 0o600)
 	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o700)

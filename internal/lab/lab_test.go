@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
 )
 
 func TestAddressesAndCacheKey(t *testing.T) {
@@ -52,5 +54,16 @@ func TestWriteIdentity(t *testing.T) {
 		if err != nil || st.Mode().Perm() != 0o600 {
 			t.Fatalf("%s: %v %v", f, st.Mode(), err)
 		}
+	}
+}
+
+// Every SSH connection to the lab logs in as root with the lab key and
+// checks host keys strictly against the lab's known_hosts file.
+func TestSettings(t *testing.T) {
+	f := &File{SSHUser: "root", SSHPrivateKeyFile: "/lab/id_ed25519", KnownHostsFile: "/lab/known_hosts"}
+	s := f.Settings().WithDefaults()
+	if s.User != "root" || s.PrivateKeyFile != "/lab/id_ed25519" || s.PrivateKey != "" || s.KnownHostsFile != "/lab/known_hosts" ||
+		s.HostKeyPolicy != sshclient.PolicyStrict || s.Port != 22 || s.Bastion != nil || s.Become() {
+		t.Fatalf("%+v", s)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/testbin"
 )
 
 // The scripts never carry a password and are valid Python (compiled with
@@ -42,10 +44,7 @@ func TestAdminAPIScripts(t *testing.T) {
 			t.Errorf("%s lacks %s", script, want)
 		}
 	}
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed: syntax not checked")
-	}
+	py := testbin.Require(t, "python3", "syntax not checked")
 	dir := t.TempDir()
 	for name, src := range scripts {
 		f := filepath.Join(dir, name+".py")

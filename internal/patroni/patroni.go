@@ -242,16 +242,6 @@ func (c *Client) Config(ctx context.Context) (map[string]any, error) {
 	return out, nil
 }
 
-// Status calls GET on a health endpoint (/primary, /replica, /health, ...)
-// and returns the HTTP status code.
-func (c *Client) Status(ctx context.Context, path string) (int, error) {
-	_, code, err := c.get(ctx, path)
-	if err != nil && code == 0 {
-		return 0, err
-	}
-	return code, nil
-}
-
 func (c *Client) get(ctx context.Context, path string) ([]byte, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.BaseURL, "/")+path, nil)
 	if err != nil {

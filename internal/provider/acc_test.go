@@ -63,7 +63,7 @@ func labCIDR(l *lab.File) string {
 
 func labPool(t *testing.T, l *lab.File) *sshclient.Pool {
 	t.Helper()
-	p, err := sshclient.New(sshclient.Config{Endpoint: sshclient.Endpoint{User: l.SSHUser, PrivateKeyFile: l.SSHPrivateKeyFile}, KnownHostsFile: l.KnownHostsFile})
+	p, err := sshclient.New(sshclient.Config{Settings: l.Settings()})
 	if err != nil {
 		t.Fatal(err)
 	}

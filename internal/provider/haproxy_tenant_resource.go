@@ -31,11 +31,6 @@ import (
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/runner"
 )
 
-const (
-	haproxyConfDir = "/etc/haproxy/conf.d"
-	haproxyMain    = "/etc/haproxy/haproxy.cfg"
-)
-
 var (
 	_ resource.ResourceWithConfigure   = &haproxyTenantResource{}
 	_ resource.ResourceWithModifyPlan  = &haproxyTenantResource{}
@@ -72,9 +67,15 @@ func (r *haproxyTenantResource) Metadata(_ context.Context, req resource.Metadat
 }
 
 func (r *haproxyTenantResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if c, ok := req.ProviderData.(*clients); ok {
-		r.c = c
+	if req.ProviderData == nil {
+		return
 	}
+	c, ok := req.ProviderData.(*clients)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("got %T", req.ProviderData))
+		return
+	}
+	r.c = c
 }
 
 func (r *haproxyTenantResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -212,37 +213,26 @@ func (r *haproxyTenantResource) run(ctx context.Context, m *tenantModel, state s
 	defer r.c.lockHost(m.Host.ValueString())()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	checkHost := m.BindAddress.ValueString()
-	if checkHost == "" || checkHost == "0.0.0.0" || checkHost == "::" {
-		checkHost = "127.0.0.1"
-	}
-	ports := []int{int(m.ReadWritePort.ValueInt64())}
-	if !m.ReadOnlyPort.IsNull() && m.ReadOnlyPort.ValueInt64() != 0 {
-		ports = append(ports, int(m.ReadOnlyPort.ValueInt64()))
-	}
 	name := m.Name.ValueString()
 	rn := r.c.runner
 	rn.OnEvent = ansibleLogger(ctx, "tenant", name)
 	_, err := rn.Run(ctx, runner.Job{
 		Playbook: "haproxy_tenant.yml",
 		Hosts:    []runner.Host{{Name: m.Host.ValueString(), Address: m.Host.ValueString(), Groups: []string{"erawan_proxy"}}},
-		Vars: map[string]any{
-			"erawan_tenant_name": name, "erawan_tenant_state": state, "erawan_tenant_config": text,
-			"erawan_tenant_file": haproxy.File(haproxyConfDir, name), "erawan_tenant_ports": ports,
-			"erawan_tenant_check_host": checkHost, "erawan_haproxy_confd": haproxyConfDir, "erawan_haproxy_main": haproxyMain,
-		},
+		Vars: haproxy.PlaybookVars(haproxy.Tenant{Name: name, BindAddress: m.BindAddress.ValueString(),
+			ReadWritePort: int(m.ReadWritePort.ValueInt64()), ReadOnlyPort: int(m.ReadOnlyPort.ValueInt64())}, state, text),
 	})
 	return err
 }
 
+// tenantObject names a tenant in diagnostics: HAProxy tenant "orders" on 10.0.0.5.
+func tenantObject(m *tenantModel) string {
+	return fmt.Sprintf("HAProxy tenant %q on %s", m.Name.ValueString(), m.Host.ValueString())
+}
+
 func (r *haproxyTenantResource) apply(ctx context.Context, plan *tenantModel, timeout time.Duration, diags *diag.Diagnostics, op string) {
-	if err := r.run(ctx, plan, "present", plan.RenderedConfig.ValueString(), timeout); err != nil {
-		detail := err.Error()
-		var f *runner.Failure
-		if errors.As(err, &f) {
-			detail = fmt.Sprintf("Step: %s\nHost: %s\nTask: %s\n\n%s", f.Step, f.Host, f.Task, f.Output)
-		}
-		diags.AddError(fmt.Sprintf("%s of HAProxy tenant %q on %s failed", op, plan.Name.ValueString(), plan.Host.ValueString()), detail)
+	if err := r.run(ctx, plan, haproxy.StatePresent, plan.RenderedConfig.ValueString(), timeout); err != nil {
+		runFailure(diags, op, tenantObject(plan), err)
 	}
 }
 
@@ -280,7 +270,7 @@ func (r *haproxyTenantResource) readFile(ctx context.Context, host, name string)
 		return "", err
 	}
 	defer sc.Close()
-	f, err := sc.Open(haproxy.File(haproxyConfDir, name))
+	f, err := sc.Open(haproxy.File(haproxy.ConfDir, name))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return "", nil
@@ -322,8 +312,8 @@ func (r *haproxyTenantResource) Delete(ctx context.Context, req resource.DeleteR
 	}
 	timeout, d := state.Timeouts.Delete(ctx, 10*time.Minute)
 	resp.Diagnostics.Append(d...)
-	if err := r.run(ctx, &state, "absent", "", timeout); err != nil {
-		resp.Diagnostics.AddError(fmt.Sprintf("Delete of HAProxy tenant %q on %s failed", state.Name.ValueString(), state.Host.ValueString()), err.Error())
+	if err := r.run(ctx, &state, haproxy.StateAbsent, "", timeout); err != nil {
+		runFailure(&resp.Diagnostics, "Delete", tenantObject(&state), err)
 	}
 }
 
@@ -336,7 +326,7 @@ func (r *haproxyTenantResource) ImportState(ctx context.Context, req resource.Im
 	}
 	text, err := r.readFile(ctx, host, name)
 	if err != nil || text == "" {
-		resp.Diagnostics.AddError(fmt.Sprintf("Reading tenant %q on %s failed", name, host), fmt.Sprintf("%s: %v", haproxy.File(haproxyConfDir, name), err))
+		resp.Diagnostics.AddError(fmt.Sprintf("Reading tenant %q on %s failed", name, host), fmt.Sprintf("%s: %v", haproxy.File(haproxy.ConfDir, name), err))
 		return
 	}
 	t, err := haproxy.Parse(text)

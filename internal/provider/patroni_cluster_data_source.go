@@ -3,6 +3,8 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -45,9 +48,15 @@ func (d *patroniClusterDataSource) Metadata(_ context.Context, req datasource.Me
 }
 
 func (d *patroniClusterDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if c, ok := req.ProviderData.(*clients); ok {
-		d.c = c
+	if req.ProviderData == nil {
+		return
 	}
+	c, ok := req.ProviderData.(*clients)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("got %T", req.ProviderData))
+		return
+	}
+	d.c = c
 }
 
 func (d *patroniClusterDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -104,7 +113,7 @@ func (d *patroniClusterDataSource) Read(ctx context.Context, req datasource.Read
 	var errs []string
 	for _, a := range addrs {
 		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		c := &patroni.Client{HTTP: d.c.pool.HTTPClient(a, 10*time.Second), BaseURL: fmt.Sprintf("http://%s", hostPortStr(a, port))}
+		c := &patroni.Client{HTTP: d.c.pool.HTTPClient(a, 10*time.Second), BaseURL: "http://" + net.JoinHostPort(a, strconv.FormatInt(port, 10))}
 		v, err := c.Cluster(hctx)
 		cancel()
 		if err == nil {
@@ -140,9 +149,9 @@ func (d *patroniClusterDataSource) Read(ctx context.Context, req datasource.Read
 		resp.Diagnostics.Append(dd...)
 		members = append(members, obj)
 	}
-	var dd = resp.Diagnostics
+	var dd diag.Diagnostics
 	m.Members, dd = types.ListValue(types.ObjectType{AttrTypes: healthMemberTypes}, members)
-	resp.Diagnostics = dd
+	resp.Diagnostics.Append(dd...)
 	m.StreamingReplicas = types.Int64Value(int64(h.Streaming))
 	m.Healthy = types.BoolValue(len(h.Problems) == 0)
 	m.Problems, _ = types.ListValueFrom(ctx, types.StringType, h.Problems)
@@ -150,11 +159,4 @@ func (d *patroniClusterDataSource) Read(ctx context.Context, req datasource.Read
 		m.PatroniPort = types.Int64Null()
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-func hostPortStr(a string, port int64) string {
-	if strings.Contains(a, ":") {
-		return fmt.Sprintf("[%s]:%d", a, port)
-	}
-	return fmt.Sprintf("%s:%d", a, port)
 }

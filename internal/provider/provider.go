@@ -54,7 +54,7 @@ type bastionModel struct {
 }
 
 // clients is what resources and data sources receive: one SSH pool per
-// provider instance, and the runner settings that share its credentials.
+// provider instance, and the runner, both built from one sshclient.Settings.
 type clients struct {
 	pool   *sshclient.Pool
 	runner runner.Runner
@@ -86,12 +86,7 @@ func (c *clients) lockHost(host string) func() {
 
 // sudo is the prefix of a root command run over the provider's own SSH
 // connections: empty for root, "sudo -n " for another login user.
-func (c *clients) sudo() string {
-	if c.pool.Config().User != "root" {
-		return "sudo -n "
-	}
-	return ""
-}
+func (c *clients) sudo() string { return c.pool.Config().Sudo() }
 
 // ansiblePreflight checks ansible-playbook once per provider instance.
 func (c *clients) ansiblePreflight(ctx context.Context) error {
@@ -112,9 +107,10 @@ func (p *erawanProvider) Metadata(_ context.Context, _ provider.MetadataRequest,
 
 func (p *erawanProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Builds and runs highly available database clusters (PostgreSQL with Patroni and etcd) " +
-			"on machines you already have, over SSH. Create, update and delete run the Ansible playbooks embedded in " +
-			"the provider; reads probe the cluster directly, so `terraform plan` shows drift.",
+		MarkdownDescription: "Builds and runs highly available database clusters on machines you already have, over SSH: " +
+			"PostgreSQL with Patroni and etcd (`erawan_patroni_cluster`), MySQL Group Replication / InnoDB Cluster " +
+			"(`erawan_mysql_cluster`), and HAProxy tenants in front of either (`erawan_haproxy_tenant`). Create, update and " +
+			"delete run the Ansible playbooks embedded in the provider; reads probe the hosts directly, so `terraform plan` shows drift.",
 		Attributes: map[string]schema.Attribute{
 			"ssh": schema.SingleNestedAttribute{
 				Optional:            true,
@@ -187,7 +183,7 @@ func (p *erawanProvider) Configure(ctx context.Context, req provider.ConfigureRe
 		return
 	}
 	known := strOr(s.KnownHostsFile, "ERAWAN_SSH_KNOWN_HOSTS_FILE", "~/.ssh/known_hosts")
-	sc := sshclient.Config{
+	settings := sshclient.Settings{
 		Endpoint: sshclient.Endpoint{
 			User:           strOr(s.User, "ERAWAN_SSH_USER", "root"),
 			Port:           port,
@@ -197,12 +193,11 @@ func (p *erawanProvider) Configure(ctx context.Context, req provider.ConfigureRe
 		KnownHostsFile: sshclient.ExpandHome(known),
 		HostKeyPolicy:  strOr(s.HostKeyPolicy, "ERAWAN_SSH_HOST_KEY_POLICY", sshclient.PolicyStrict),
 	}
-	if sc.HostKeyPolicy != sshclient.PolicyStrict && sc.HostKeyPolicy != sshclient.PolicyAcceptNew {
+	if settings.HostKeyPolicy != sshclient.PolicyStrict && settings.HostKeyPolicy != sshclient.PolicyAcceptNew {
 		resp.Diagnostics.AddAttributeError(path.Root("ssh").AtName("host_key_policy"), "Invalid host key policy",
 			"ERAWAN_SSH_HOST_KEY_POLICY must be \"strict\" or \"accept-new\".")
 		return
 	}
-	rs := runner.SSH{Endpoint: runner.Endpoint{User: sc.User, Port: sc.Port, PrivateKey: sc.PrivateKey, PrivateKeyFile: sc.PrivateKeyFile}, KnownHostsFile: sc.KnownHostsFile}
 	bastionHost := ""
 	if s.Bastion != nil {
 		bastionHost = s.Bastion.Host.ValueString()
@@ -214,21 +209,24 @@ func (p *erawanProvider) Configure(ctx context.Context, req provider.ConfigureRe
 		if b == nil {
 			b = &bastionModel{}
 		}
-		bport, _ := intOr(b.Port, "ERAWAN_SSH_BASTION_PORT", 22)
-		be := sshclient.Endpoint{User: strOr(b.User, "ERAWAN_SSH_BASTION_USER", sc.User), Port: bport,
+		bport, err := intOr(b.Port, "ERAWAN_SSH_BASTION_PORT", 22)
+		if err != nil || bport < 1 || bport > 65535 {
+			resp.Diagnostics.AddAttributeError(path.Root("ssh").AtName("bastion").AtName("port"), "Invalid bastion SSH port",
+				"ssh.bastion.port / ERAWAN_SSH_BASTION_PORT must be 1-65535.")
+			return
+		}
+		settings.Bastion = &sshclient.Endpoint{Host: bastionHost, User: strOr(b.User, "ERAWAN_SSH_BASTION_USER", settings.User), Port: bport,
 			PrivateKey: b.PrivateKey.ValueString(), PrivateKeyFile: b.PrivateKeyFile.ValueString()}
-		sc.Bastion, sc.BastionHost = &be, bastionHost
-		rs.Bastion = &runner.Endpoint{Host: bastionHost, User: be.User, Port: be.Port, PrivateKey: be.PrivateKey, PrivateKeyFile: be.PrivateKeyFile}
 	}
-	sc.OnDial = func(host string) {
+	settings = settings.WithDefaults()
+	pool, err := sshclient.New(sshclient.Config{Settings: settings, OnDial: func(host string) {
 		tflog.Debug(ctx, "ssh connection opened", map[string]any{"host": host})
-	}
-	pool, err := sshclient.New(sc)
+	}})
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("ssh"), "Invalid SSH settings", err.Error())
 		return
 	}
-	c := &clients{pool: pool, runner: runner.Runner{Binary: strOr(cfg.AnsiblePlaybook, "ERAWAN_ANSIBLE_PLAYBOOK", "ansible-playbook"), SSH: rs}}
+	c := &clients{pool: pool, runner: runner.Runner{Binary: strOr(cfg.AnsiblePlaybook, "ERAWAN_ANSIBLE_PLAYBOOK", "ansible-playbook"), SSH: settings}}
 	resp.ResourceData = c
 	resp.DataSourceData = c
 }

@@ -8,52 +8,22 @@ package runner
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	bundle "github.com/erawan-cluster/terraform-provider-erawan/ansible"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
 )
-
-// MinVersion is the oldest supported ansible-core.
-const MinVersion = "2.14"
-
-// Endpoint is an SSH login used by Ansible's OpenSSH connections.
-type Endpoint struct {
-	Host           string // only for the bastion
-	User           string
-	Port           int
-	PrivateKey     string // key text; written to a 0600 file for the run
-	PrivateKeyFile string
-}
-
-// SSH holds the settings shared with the provider's Go SSH layer, so both
-// reach hosts the same way with strict host-key checking.
-type SSH struct {
-	Endpoint
-	KnownHostsFile string
-	Bastion        *Endpoint
-}
-
-// Host is one inventory host: the member name and its address.
-type Host struct {
-	Name    string
-	Address string
-	Groups  []string
-}
 
 // Job describes one playbook run.
 type Job struct {
@@ -101,63 +71,11 @@ type Result struct {
 // Runner runs playbooks with one ansible-playbook binary and SSH settings.
 type Runner struct {
 	Binary string // path or name on PATH; default "ansible-playbook"
-	SSH    SSH
+	// SSH is shared with the provider's Go SSH layer (sshclient.Pool), so
+	// both reach hosts the same way with strict host-key checking.
+	SSH sshclient.Settings
 	// OnEvent receives every event (already redacted), for tflog.
 	OnEvent func(Event)
-}
-
-var versionRE = regexp.MustCompile(`(?m)^ansible-playbook (?:\[core )?([0-9]+)\.([0-9]+)(?:\.([0-9]+))?`)
-
-// ParseVersion extracts major.minor.patch from `ansible-playbook --version`.
-func ParseVersion(out string) (major, minor, patch int, err error) {
-	m := versionRE.FindStringSubmatch(out)
-	if m == nil {
-		return 0, 0, 0, fmt.Errorf("cannot read a version from %q", firstLine(out))
-	}
-	major, _ = strconv.Atoi(m[1])
-	minor, _ = strconv.Atoi(m[2])
-	if m[3] != "" {
-		patch, _ = strconv.Atoi(m[3])
-	}
-	return major, minor, patch, nil
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
-}
-
-// Preflight checks that the ansible-playbook binary exists and is
-// ansible-core 2.14 or newer, and returns its version.
-func (r *Runner) Preflight(ctx context.Context) (string, error) {
-	bin := r.binary()
-	path, err := exec.LookPath(bin)
-	if err != nil {
-		return "", fmt.Errorf("ansible-playbook not found (%q): install ansible-core %s or newer "+
-			"(Debian/Ubuntu: apt-get install ansible-core; elsewhere: pipx install ansible-core), "+
-			"or set the provider's ansible_playbook attribute / ERAWAN_ANSIBLE_PLAYBOOK to its path", bin, MinVersion)
-	}
-	out, err := exec.CommandContext(ctx, path, "--version").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("%s --version failed: %v: %s", path, err, firstLine(string(out)))
-	}
-	major, minor, patch, err := ParseVersion(string(out))
-	if err != nil {
-		return "", err
-	}
-	v := fmt.Sprintf("%d.%d.%d", major, minor, patch)
-	if major < 2 || (major == 2 && minor < 14) {
-		return v, fmt.Errorf("%s is ansible %s; ansible-core %s or newer is required: upgrade it "+
-			"(apt-get install ansible-core on Debian 12+, or pipx install ansible-core)", path, v, MinVersion)
-	}
-	return v, nil
-}
-
-func (r *Runner) binary() string {
-	if r.Binary == "" {
-		return "ansible-playbook"
-	}
-	return r.Binary
 }
 
 // Run runs one playbook to the end, or until ctx is cancelled, in which case
@@ -283,7 +201,7 @@ func (r *Runner) consume(rd io.Reader, red *Redactor) (Result, error) {
 		}
 		switch ev.Event {
 		case "step_start":
-			if current != "" && res.Failure == nil && !contains(res.Completed, current) {
+			if current != "" && res.Failure == nil && !slices.Contains(res.Completed, current) {
 				res.Completed = append(res.Completed, current)
 			}
 			current = ev.Step
@@ -293,7 +211,7 @@ func (r *Runner) consume(rd io.Reader, red *Redactor) (Result, error) {
 				res.Failure = &Failure{Step: ev.Step, Host: ev.Host, Task: ev.Task, Output: failureOutput(ev)}
 			}
 		case "stats":
-			if current != "" && res.Failure == nil && !contains(res.Completed, current) {
+			if current != "" && res.Failure == nil && !slices.Contains(res.Completed, current) {
 				res.Completed = append(res.Completed, current)
 			}
 			res.Running = ""
@@ -326,136 +244,6 @@ func tailLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// Inventory renders the YAML/JSON inventory. Key text is written to a 0600
-// file inside dir; SSH options pin the known_hosts file with strict checking.
-func (r *Runner) Inventory(dir string, hosts []Host) ([]byte, error) {
-	s := r.SSH
-	user := s.User
-	if user == "" {
-		user = "root"
-	}
-	port := s.Port
-	if port == 0 {
-		port = 22
-	}
-	keyFile, err := keyPath(dir, "id_target", s.Endpoint)
-	if err != nil {
-		return nil, err
-	}
-	opts := []string{
-		"-o", "UserKnownHostsFile=" + s.KnownHostsFile,
-		"-o", "StrictHostKeyChecking=yes",
-		"-o", "IdentitiesOnly=" + strconv.FormatBool(keyFile != ""),
-		"-o", "ControlMaster=auto",
-		"-o", "ControlPersist=60s",
-		"-o", "ControlPath=" + filepath.Join(dir, "cp-%C"),
-		"-o", "ConnectTimeout=15",
-		"-o", "ServerAliveInterval=15",
-	}
-	if s.Bastion != nil {
-		b := *s.Bastion
-		if b.User == "" {
-			b.User = user
-		}
-		if b.Port == 0 {
-			b.Port = 22
-		}
-		bkey, err := keyPath(dir, "id_bastion", b)
-		if err != nil {
-			return nil, err
-		}
-		if bkey == "" {
-			bkey = keyFile
-		}
-		proxy := fmt.Sprintf("ssh -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -p %d", s.KnownHostsFile, b.Port)
-		if bkey != "" {
-			proxy += " -i " + bkey + " -o IdentitiesOnly=yes"
-		}
-		proxy += fmt.Sprintf(" -W %%h:%%p %s@%s", b.User, b.Host)
-		opts = append(opts, "-o", "ProxyCommand="+proxy)
-	}
-	all := map[string]any{
-		"ansible_user":            user,
-		"ansible_port":            port,
-		"ansible_ssh_common_args": shellJoin(opts),
-		"ansible_become":          user != "root",
-	}
-	if keyFile != "" {
-		all["ansible_ssh_private_key_file"] = keyFile
-	}
-	hostVars := map[string]any{}
-	groups := map[string]map[string]any{}
-	for _, h := range hosts {
-		hostVars[h.Name] = map[string]any{"ansible_host": h.Address}
-		for _, g := range h.Groups {
-			if groups[g] == nil {
-				groups[g] = map[string]any{}
-			}
-			groups[g][h.Name] = map[string]any{}
-		}
-	}
-	children := map[string]any{}
-	for g, hs := range groups {
-		children[g] = map[string]any{"hosts": hs}
-	}
-	inv := map[string]any{"all": map[string]any{"vars": all, "hosts": hostVars, "children": children}}
-	return json.MarshalIndent(inv, "", "  ")
-}
-
-func keyPath(dir, name string, e Endpoint) (string, error) {
-	if e.PrivateKey != "" {
-		p := filepath.Join(dir, name)
-		key := e.PrivateKey
-		if !strings.HasSuffix(key, "\n") {
-			key += "\n"
-		}
-		return p, writePrivate(p, []byte(key))
-	}
-	if e.PrivateKeyFile != "" {
-		return expandHome(e.PrivateKeyFile), nil
-	}
-	return "", nil // ssh-agent
-}
-
-func expandHome(p string) string {
-	if strings.HasPrefix(p, "~/") {
-		if h, err := os.UserHomeDir(); err == nil {
-			return h + p[1:]
-		}
-	}
-	return p
-}
-
-func shellJoin(args []string) string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		if strings.ContainsAny(a, " \t'\"%") {
-			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		} else {
-			out[i] = a
-		}
-	}
-	return strings.Join(out, " ")
-}
-
-// closeMasters ends the OpenSSH control masters of the run, which would
-// otherwise outlive it by ControlPersist.
-func (r *Runner) closeMasters(dir string, hosts []Host) {
-	matches, _ := filepath.Glob(filepath.Join(dir, "cp-*"))
-	for _, m := range matches {
-		_ = exec.Command("ssh", "-o", "ControlPath="+m, "-O", "exit", "erawan-control-master").Run()
-	}
-}
-
 func writePrivate(path string, data []byte) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|os.O_EXCL, 0o600)
 	if err != nil {
@@ -466,69 +254,4 @@ func writePrivate(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-func extract(dst string) error {
-	return fs.WalkDir(bundle.Bundle, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, p)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o700)
-		}
-		b, err := bundle.Bundle.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o600)
-	})
-}
-
-// Redactor replaces secrets in text.
-type Redactor struct{ secrets []string }
-
-// NewRedactor returns a Redactor for the non-empty secrets given.
-func NewRedactor(secrets ...string) *Redactor {
-	r := &Redactor{}
-	for _, s := range secrets {
-		if len(s) >= 4 {
-			r.secrets = append(r.secrets, s)
-		}
-	}
-	return r
-}
-
-// Redact returns s with every secret replaced by "<redacted>".
-func (r *Redactor) Redact(s string) string {
-	for _, sec := range r.secrets {
-		s = strings.ReplaceAll(s, sec, "<redacted>")
-	}
-	return s
-}
-
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	max int
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf.Write(p)
-	if t.buf.Len() > t.max {
-		b := t.buf.Bytes()[t.buf.Len()-t.max:]
-		nb := make([]byte, len(b))
-		copy(nb, b)
-		t.buf.Reset()
-		t.buf.Write(nb)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.buf.String()
 }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
 )
 
 // fakePlaybook writes a stand-in for ansible-playbook that records its
@@ -64,7 +66,7 @@ func TestRunSecretsOnlyInPrivateFilesAndRedactedFailure(t *testing.T) {
 {"event": "result", "status": "failed", "step": "etcd", "task": "Start etcd", "host": "pg2", "msg": "password S3cretPassw0rdXYZ rejected", "stderr": "line1\nS3cretPassw0rdXYZ again", "rc": 1}
 {"event": "stats", "hosts": {}}`
 	bin, record := fakePlaybook(t, events)
-	r := &Runner{Binary: bin, SSH: SSH{Endpoint: Endpoint{User: "root", PrivateKey: fakeKeyText}, KnownHostsFile: "/kh"}}
+	r := &Runner{Binary: bin, SSH: sshclient.Settings{Endpoint: sshclient.Endpoint{User: "root", PrivateKey: fakeKeyText}, KnownHostsFile: "/kh"}}
 	var seen []Event
 	r.OnEvent = func(e Event) { seen = append(seen, e) }
 	res, err := r.Run(context.Background(), Job{
@@ -135,7 +137,7 @@ func TestRunSuccessCompletesEveryStep(t *testing.T) {
 {"event": "step_start", "step": "verify"}
 {"event": "stats", "hosts": {}}`
 	bin, record := fakePlaybook(t, events)
-	r := &Runner{Binary: bin, SSH: SSH{KnownHostsFile: "/kh"}}
+	r := &Runner{Binary: bin, SSH: sshclient.Settings{KnownHostsFile: "/kh"}}
 	res, err := r.Run(context.Background(), Job{Playbook: "x.yml", SkipSteps: []string{"a", "b"}})
 	if err != nil {
 		t.Fatal(err)
@@ -183,28 +185,6 @@ func TestPreflightRejectsMissingAndOld(t *testing.T) {
 	}
 }
 
-func TestRedactor(t *testing.T) {
-	r := NewRedactor("abcd1234", "", "xy")
-	if got := r.Redact("pw=abcd1234 xy"); got != "pw=<redacted> xy" {
-		t.Fatalf("got %q (short secrets are not redacted to keep output readable)", got)
-	}
-}
-
-func TestInventoryBastion(t *testing.T) {
-	r := &Runner{SSH: SSH{Endpoint: Endpoint{User: "deploy", PrivateKeyFile: "/k"}, KnownHostsFile: "/kh",
-		Bastion: &Endpoint{Host: "jump.example", User: "j", Port: 2222}}}
-	b, err := r.Inventory(t.TempDir(), []Host{{Name: "pg1", Address: "10.0.0.1", Groups: []string{"g"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	for _, want := range []string{`"ansible_become": true`, "ProxyCommand=ssh -o UserKnownHostsFile=/kh -o StrictHostKeyChecking=yes -p 2222 -i /k", "j@jump.example", `"ansible_host": "10.0.0.1"`} {
-		if !strings.Contains(s, want) {
-			t.Errorf("inventory lacks %q:\n%s", want, s)
-		}
-	}
-}
-
 // Cancelling a run kills ansible-playbook and everything it started (its
 // ssh children), not just the direct child.
 func TestCancelKillsProcessGroup(t *testing.T) {
@@ -215,7 +195,7 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	if err := os.WriteFile(bin, []byte(script), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	r := &Runner{Binary: bin, SSH: SSH{KnownHostsFile: "/kh"}}
+	r := &Runner{Binary: bin, SSH: sshclient.Settings{KnownHostsFile: "/kh"}}
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan struct{})
 	r.OnEvent = func(e Event) {

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-// Host key policies accepted by Config.HostKeyPolicy.
+// Host key policies accepted by Settings.HostKeyPolicy.
 const (
 	// PolicyStrict accepts only host keys already recorded in the known_hosts file.
 	PolicyStrict = "strict"

@@ -24,21 +24,10 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 )
 
-// Endpoint is where and as whom to connect.
-type Endpoint struct {
-	User           string
-	Port           int    // default 22
-	PrivateKey     string // PEM/OpenSSH key text; takes precedence over PrivateKeyFile
-	PrivateKeyFile string
-}
-
-// Config holds the settings of a Pool.
+// Config holds the settings of a Pool: the shared SSH settings and what only
+// the Go SSH layer needs.
 type Config struct {
-	Endpoint
-	KnownHostsFile string
-	HostKeyPolicy  string    // PolicyStrict (default) or PolicyAcceptNew
-	Bastion        *Endpoint // optional jump host; Bastion.Host must be set
-	BastionHost    string
+	Settings
 	// AgentSocket is the ssh-agent socket; empty means $SSH_AUTH_SOCK.
 	AgentSocket string
 	// DialTimeout bounds one TCP connect + handshake attempt (default 10s).
@@ -83,12 +72,7 @@ func (hc *hostConn) alive() *ssh.Client {
 
 // New checks the configuration and builds a Pool. It does not connect.
 func New(cfg Config) (*Pool, error) {
-	if cfg.User == "" {
-		cfg.User = "root"
-	}
-	if cfg.Port == 0 {
-		cfg.Port = 22
-	}
+	cfg.Settings = cfg.Settings.WithDefaults()
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = 10 * time.Second
 	}
@@ -246,7 +230,7 @@ func (p *Pool) dial(ctx context.Context, host string) (*ssh.Client, error) {
 	}
 	conn, err := b.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("through bastion %s: %w", p.cfg.BastionHost, err)
+		return nil, fmt.Errorf("through bastion %s: %w", p.cfg.Bastion.Host, err)
 	}
 	return handshake(ctx, conn, addr, cc)
 }
@@ -278,13 +262,7 @@ func (p *Pool) bastionClient(ctx context.Context) (*ssh.Client, error) {
 	if c := hc.alive(); c != nil {
 		return c, nil
 	}
-	b := *p.cfg.Bastion
-	if b.User == "" {
-		b.User = p.cfg.User
-	}
-	if b.Port == 0 {
-		b.Port = 22
-	}
+	b := *p.cfg.Bastion // user and port defaulted by New
 	auth := p.auth
 	if b.PrivateKey != "" || b.PrivateKeyFile != "" {
 		var err error
@@ -293,7 +271,7 @@ func (p *Pool) bastionClient(ctx context.Context) (*ssh.Client, error) {
 			return nil, err
 		}
 	}
-	addr := net.JoinHostPort(p.cfg.BastionHost, strconv.Itoa(b.Port))
+	addr := net.JoinHostPort(b.Host, strconv.Itoa(b.Port))
 	d := net.Dialer{Timeout: p.cfg.DialTimeout}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -305,7 +283,7 @@ func (p *Pool) bastionClient(ctx context.Context) (*ssh.Client, error) {
 	}
 	hc.client = c
 	p.mu.Lock()
-	p.dials[p.cfg.BastionHost]++
+	p.dials[b.Host]++
 	p.mu.Unlock()
 	return c, nil
 }

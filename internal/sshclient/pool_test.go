@@ -128,7 +128,7 @@ func TestAcceptNewRecordsThenMismatchFails(t *testing.T) {
 	hostKey, _ := newSigner(t)
 	srv := startServer(t, "127.0.0.1:0", pub, hostKey)
 	kh := filepath.Join(dir, "known_hosts")
-	pool, err := New(Config{Endpoint: Endpoint{PrivateKey: string(key), Port: srv.port()}, KnownHostsFile: kh, HostKeyPolicy: PolicyAcceptNew, AgentSocket: "/nonexistent"})
+	pool, err := New(Config{Settings: Settings{Endpoint: Endpoint{PrivateKey: string(key), Port: srv.port()}, KnownHostsFile: kh, HostKeyPolicy: PolicyAcceptNew}, AgentSocket: "/nonexistent"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestAcceptNewRecordsThenMismatchFails(t *testing.T) {
 	srv.ln.Close()
 	otherKey, _ := newSigner(t)
 	srv2 := startServer(t, srv.ln.Addr().String(), pub, otherKey)
-	pool2, _ := New(Config{Endpoint: Endpoint{PrivateKey: string(key), Port: srv2.port()}, KnownHostsFile: kh, HostKeyPolicy: PolicyAcceptNew, AgentSocket: "/nonexistent"})
+	pool2, _ := New(Config{Settings: Settings{Endpoint: Endpoint{PrivateKey: string(key), Port: srv2.port()}, KnownHostsFile: kh, HostKeyPolicy: PolicyAcceptNew}, AgentSocket: "/nonexistent"})
 	defer pool2.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -171,7 +171,7 @@ func TestStrictRejectsUnknownHost(t *testing.T) {
 	srv := startServer(t, "127.0.0.1:0", pub, hostKey)
 	kh := filepath.Join(dir, "known_hosts")
 	os.WriteFile(kh, nil, 0o600)
-	pool, _ := New(Config{Endpoint: Endpoint{PrivateKey: string(key), Port: srv.port()}, KnownHostsFile: kh, AgentSocket: "/nonexistent"})
+	pool, _ := New(Config{Settings: Settings{Endpoint: Endpoint{PrivateKey: string(key), Port: srv.port()}, KnownHostsFile: kh}, AgentSocket: "/nonexistent"})
 	defer pool.Close()
 	_, err := pool.Client(context.Background(), "127.0.0.1")
 	var uh *UnknownHostError
@@ -195,7 +195,7 @@ func TestOneConnectionPerHost(t *testing.T) {
 	hostKey, _ := newSigner(t)
 	srv := startServer(t, "127.0.0.1:0", pub, hostKey)
 	kh := knownHostsFor(t, dir, srv.port(), hostKey.PublicKey())
-	pool, _ := New(Config{Endpoint: Endpoint{PrivateKey: string(key), Port: srv.port()}, KnownHostsFile: kh, AgentSocket: "/nonexistent"})
+	pool, _ := New(Config{Settings: Settings{Endpoint: Endpoint{PrivateKey: string(key), Port: srv.port()}, KnownHostsFile: kh}, AgentSocket: "/nonexistent"})
 	defer pool.Close()
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
@@ -227,7 +227,7 @@ func TestRetriesWhileHostBoots(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	kh := knownHostsFor(t, dir, port, hostKey.PublicKey())
-	pool, _ := New(Config{Endpoint: Endpoint{PrivateKey: string(key), Port: port}, KnownHostsFile: kh, AgentSocket: "/nonexistent"})
+	pool, _ := New(Config{Settings: Settings{Endpoint: Endpoint{PrivateKey: string(key), Port: port}, KnownHostsFile: kh}, AgentSocket: "/nonexistent"})
 	defer pool.Close()
 	go func() {
 		time.Sleep(1200 * time.Millisecond)
@@ -241,7 +241,7 @@ func TestRetriesWhileHostBoots(t *testing.T) {
 	// And a host that never comes gives up at the deadline.
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel2()
-	pool2, _ := New(Config{Endpoint: Endpoint{PrivateKey: string(key), Port: 1}, KnownHostsFile: kh, AgentSocket: "/nonexistent"})
+	pool2, _ := New(Config{Settings: Settings{Endpoint: Endpoint{PrivateKey: string(key), Port: 1}, KnownHostsFile: kh}, AgentSocket: "/nonexistent"})
 	if _, err := pool2.Client(ctx2, "127.0.0.1"); err == nil || !strings.Contains(err.Error(), "gave up") {
 		t.Fatalf("want a give-up error, got %v", err)
 	}
@@ -257,8 +257,8 @@ func TestBastionAndPortForward(t *testing.T) {
 	os.WriteFile(kh, []byte(
 		"[127.0.0.1]:"+strconv.Itoa(bastion.port())+" "+string(ssh.MarshalAuthorizedKey(bastionKey.PublicKey()))+
 			"[127.0.0.1]:"+strconv.Itoa(target.port())+" "+string(ssh.MarshalAuthorizedKey(targetKey.PublicKey()))), 0o600)
-	pool, err := New(Config{Endpoint: Endpoint{PrivateKey: string(key), Port: target.port()}, KnownHostsFile: kh, AgentSocket: "/nonexistent",
-		Bastion: &Endpoint{Port: bastion.port()}, BastionHost: "127.0.0.1"})
+	pool, err := New(Config{Settings: Settings{Endpoint: Endpoint{PrivateKey: string(key), Port: target.port()}, KnownHostsFile: kh,
+		Bastion: &Endpoint{Host: "127.0.0.1", Port: bastion.port()}}, AgentSocket: "/nonexistent"})
 	if err != nil {
 		t.Fatal(err)
 	}

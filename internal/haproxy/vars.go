@@ -1,0 +1,61 @@
+package haproxy
+
+// Paths on the proxy host.
+const (
+	ConfDir    = "/etc/haproxy/conf.d"      // one file per tenant (File)
+	MainConfig = "/etc/haproxy/haproxy.cfg" // validated together with ConfDir
+)
+
+// States of a tenant's file for the haproxy_tenant playbook.
+const (
+	StatePresent = "present"
+	StateAbsent  = "absent"
+)
+
+// Vars are the inputs of the haproxy_tenant playbook (its declared
+// variables, JSON keys as the playbook names them).
+type Vars struct {
+	TenantName      string `json:"erawan_tenant_name"`
+	TenantState     string `json:"erawan_tenant_state"`  // StatePresent or StateAbsent
+	TenantConfig    string `json:"erawan_tenant_config"` // the rendered text; empty when absent
+	TenantFile      string `json:"erawan_tenant_file"`
+	TenantPorts     []int  `json:"erawan_tenant_ports"`      // the listener ports, checked for clashes and probed
+	TenantCheckHost string `json:"erawan_tenant_check_host"` // where the playbook probes the listeners
+	ConfD           string `json:"erawan_haproxy_confd"`
+	Main            string `json:"erawan_haproxy_main"`
+}
+
+// PlaybookVars returns the playbook inputs that put config in place for
+// tenant t (state StatePresent) or remove its file (StateAbsent, config "").
+// Only t's name, bind address and ports are used.
+func PlaybookVars(t Tenant, state, config string) Vars {
+	return Vars{
+		TenantName:      t.Name,
+		TenantState:     state,
+		TenantConfig:    config,
+		TenantFile:      File(ConfDir, t.Name),
+		TenantPorts:     listenPorts(t),
+		TenantCheckHost: checkHost(t.BindAddress),
+		ConfD:           ConfDir,
+		Main:            MainConfig,
+	}
+}
+
+// checkHost is the address the listeners are probed at: the bind address,
+// or loopback when they bind every address.
+func checkHost(bind string) string {
+	if bind == "" || bind == "0.0.0.0" || bind == "::" {
+		return "127.0.0.1"
+	}
+	return bind
+}
+
+// listenPorts lists the ports tenant t listens on: read-write, then
+// read-only when it has one.
+func listenPorts(t Tenant) []int {
+	ports := []int{t.ReadWritePort}
+	if t.ReadOnlyPort != 0 {
+		ports = append(ports, t.ReadOnlyPort)
+	}
+	return ports
+}
