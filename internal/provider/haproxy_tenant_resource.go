@@ -67,15 +67,7 @@ func (r *haproxyTenantResource) Metadata(_ context.Context, req resource.Metadat
 }
 
 func (r *haproxyTenantResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	c, ok := req.ProviderData.(*clients)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("got %T", req.ProviderData))
-		return
-	}
-	r.c = c
+	r.c = configuredClients(req.ProviderData, &resp.Diagnostics)
 }
 
 func (r *haproxyTenantResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {

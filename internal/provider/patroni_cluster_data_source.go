@@ -48,15 +48,7 @@ func (d *patroniClusterDataSource) Metadata(_ context.Context, req datasource.Me
 }
 
 func (d *patroniClusterDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	c, ok := req.ProviderData.(*clients)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("got %T", req.ProviderData))
-		return
-	}
-	d.c = c
+	d.c = configuredClients(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *patroniClusterDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {

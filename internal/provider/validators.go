@@ -10,6 +10,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
 var (
@@ -121,21 +123,12 @@ func refuseMemberMoves(ctx context.Context, stateNodes, planNodes types.List, di
 	if planNodes.IsUnknown() || planNodes.IsNull() {
 		return false
 	}
-	var olds, news []nodeModel
-	stateNodes.ElementsAs(ctx, &olds, false)
-	planNodes.ElementsAs(ctx, &news, false)
-	old := map[string]string{}
-	for _, n := range olds {
-		old[n.Name.ValueString()] = n.Address.ValueString()
+	current, _ := membersOf(ctx, stateNodes)
+	desired, _ := membersOf(ctx, planNodes)
+	moves := topology.Moves(current, desired)
+	for _, mv := range moves {
+		diags.AddAttributeError(path.Root("nodes").AtListIndex(mv.Index).AtName("address"), "A member cannot move",
+			fmt.Sprintf("Member %q is at %s; it cannot move to %s in place. Remove it and add a member with a new name instead.", mv.Name, mv.From, mv.To))
 	}
-	moved := false
-	for i, n := range news {
-		name, addr := n.Name.ValueString(), n.Address.ValueString()
-		if a, ok := old[name]; ok && a != addr && !n.Address.IsUnknown() && addr != "" {
-			diags.AddAttributeError(path.Root("nodes").AtListIndex(i).AtName("address"), "A member cannot move",
-				fmt.Sprintf("Member %q is at %s; it cannot move to %s in place. Remove it and add a member with a new name instead.", name, a, addr))
-			moved = true
-		}
-	}
-	return moved
+	return len(moves) > 0
 }

@@ -1,0 +1,76 @@
+package topology
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func m(name, addr string) Member { return Member{Name: name, Address: addr} }
+
+func TestDiff(t *testing.T) {
+	cur := []Member{m("a", "1"), m("b", "2"), m("c", "3")}
+	for _, c := range []struct {
+		name    string
+		desired []Member
+		added   []string
+		removed []Member
+	}{
+		{"same", cur, nil, nil},
+		{"reordered", []Member{m("c", "3"), m("a", "1"), m("b", "2")}, nil, nil},
+		{"add one", append(append([]Member{}, cur...), m("d", "4")), []string{"d"}, nil},
+		{"remove the first", cur[1:], nil, []Member{m("a", "1")}},
+		{"replace", []Member{m("a", "1"), m("x", "9")}, []string{"x"}, []Member{m("b", "2"), m("c", "3")}},
+		{"from nothing", nil, nil, cur},
+	} {
+		got := Diff(cur, c.desired)
+		if !reflect.DeepEqual(got.Added, c.added) || !reflect.DeepEqual(got.Removed, c.removed) {
+			t.Errorf("%s: got %+v, want added %v removed %v", c.name, got, c.added, c.removed)
+		}
+	}
+}
+
+func TestMoves(t *testing.T) {
+	cur := []Member{m("a", "1"), m("b", "2")}
+	got := Moves(cur, []Member{m("b", "7"), m("a", "1"), m("c", "3"), m("a", "")})
+	if len(got) != 1 || got[0] != (Move{Index: 0, Name: "b", From: "2", To: "7"}) {
+		t.Fatalf("moves %+v", got)
+	}
+}
+
+func groupsOf(desired []Member, ch *Change) map[string]string {
+	out := map[string]string{}
+	for _, h := range Hosts(desired, ch) {
+		out[h.Name] = strings.Join(h.Groups, ",")
+	}
+	return out
+}
+
+func TestHostsGroups(t *testing.T) {
+	desired := []Member{m("a", "1"), m("b", "2"), m("c", "3")}
+	create := groupsOf(desired, nil)
+	want := map[string]string{"a": "erawan_members,erawan_anchor", "b": "erawan_members,erawan_joiners", "c": "erawan_members,erawan_joiners"}
+	if !reflect.DeepEqual(create, want) {
+		t.Errorf("create %v", create)
+	}
+	// The first member is new: the anchor is the first one that exists.
+	update := groupsOf(desired, &Change{Added: []string{"a"}, Removed: []Member{m("z", "9")}})
+	want = map[string]string{"a": "erawan_members,erawan_joiners,erawan_added", "b": "erawan_members,erawan_anchor",
+		"c": "erawan_members", "z": "erawan_removed"}
+	if !reflect.DeepEqual(update, want) {
+		t.Errorf("update %v", update)
+	}
+	if Anchor(desired, &Change{Added: []string{"a", "b", "c"}}) != "a" || Anchor(nil, nil) != "" {
+		t.Error("anchor of an all-new or empty member list")
+	}
+}
+
+func TestReached(t *testing.T) {
+	if !(NodeStatus{}).Reached() || (NodeStatus{SSHError: errors.New("x")}).Reached() {
+		t.Error("Reached follows SSHError")
+	}
+	if got := Addresses([]Member{m("a", "1"), m("b", "2")}); !reflect.DeepEqual(got, []string{"1", "2"}) {
+		t.Error(got)
+	}
+}
