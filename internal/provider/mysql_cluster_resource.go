@@ -41,6 +41,8 @@ func NewMySQLClusterResource() resource.Resource {
 // mysqlEngine is what erawan_mysql_cluster adds to clusterResource.
 type mysqlEngine struct{}
 
+var _ clusterEngine[mysqlClusterModel, *mysqlgr.Spec, *mysqlgr.Observation, mysqlgr.Drift, mysqlRotation] = mysqlEngine{}
+
 // mysqlRotation is true when an update rotates the cluster admin password.
 type mysqlRotation bool
 

@@ -41,6 +41,8 @@ func NewPatroniClusterResource() resource.Resource {
 // patroniEngine is what erawan_patroni_cluster adds to clusterResource.
 type patroniEngine struct{}
 
+var _ clusterEngine[patroniClusterModel, *pgcluster.Spec, *pgcluster.Observation, pgcluster.Drift, patroniRotation] = patroniEngine{}
+
 // patroniRotation maps PostgreSQL roles to the SCRAM verifiers of their new
 // passwords.
 type patroniRotation map[string]string
