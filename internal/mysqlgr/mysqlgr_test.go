@@ -75,14 +75,14 @@ func observation(probes ...string) *Observation {
 	return NewObservation(nodes)
 }
 
-func selfProbe(uuid, state, role string, members string) string {
+func selfProbe(uuid, members string) string {
 	return "marker\tpresent\ncheck\tactive\nrouter\tinactive\nmysqlsh\tno\nself\t" + uuid + "\t9.7.4\tgroup-1\n" + members + ""
 }
 
 func TestDrift(t *testing.T) {
 	want := testNodes
 	healthy := "member\tu1\t10.0.0.21\t3306\tONLINE\tPRIMARY\t9.7.4\nmember\tu2\t10.0.0.22\t3306\tONLINE\tSECONDARY\t9.7.4\nmember\tu3\t10.0.0.23\t3306\tONLINE\tSECONDARY\t9.7.4\n"
-	obs := observation(selfProbe("u1", "ONLINE", "PRIMARY", healthy), selfProbe("u2", "", "", healthy), selfProbe("u3", "", "", healthy))
+	obs := observation(selfProbe("u1", healthy), selfProbe("u2", healthy), selfProbe("u3", healthy))
 	if d := obs.Drift(want, "group-1", false); !d.Empty() {
 		t.Errorf("healthy cluster drifts: %v", d)
 	}
@@ -92,15 +92,15 @@ func TestDrift(t *testing.T) {
 
 	// db3 stopped Group Replication: the group no longer lists it.
 	two := "member\tu1\t10.0.0.21\t3306\tONLINE\tPRIMARY\t9.7.4\nmember\tu2\t10.0.0.22\t3306\tONLINE\tSECONDARY\t9.7.4\n"
-	obs = observation(selfProbe("u1", "", "", two), selfProbe("u2", "", "", two), selfProbe("u3", "", "", "member\tu3\t10.0.0.23\t3306\tOFFLINE\t\t9.7.4\n"))
+	obs = observation(selfProbe("u1", two), selfProbe("u2", two), selfProbe("u3", "member\tu3\t10.0.0.23\t3306\tOFFLINE\t\t9.7.4\n"))
 	d := obs.Drift(want, "group-1", false).Sentences()
 	if len(d) != 1 || !strings.Contains(d[0], "db3") || !strings.Contains(d[0], "OFFLINE") {
 		t.Errorf("stopped member: %v", d)
 	}
 
 	// The check service is down on db2, and db3 is unreachable (a warning, not drift).
-	down := strings.Replace(selfProbe("u2", "", "", healthy), "check\tactive", "check\tinactive", 1)
-	obs = observation(selfProbe("u1", "", "", healthy), down, "")
+	down := strings.Replace(selfProbe("u2", healthy), "check\tactive", "check\tinactive", 1)
+	obs = observation(selfProbe("u1", healthy), down, "")
 	d = obs.Drift(want, "group-1", false).Sentences()
 	if len(d) != 1 || !strings.Contains(d[0], "primary-check service on db2") {
 		t.Errorf("check down: %v", d)
@@ -108,7 +108,7 @@ func TestDrift(t *testing.T) {
 
 	// Nobody ONLINE, markers present: a complete outage, never "missing members".
 	off := func(u string) string {
-		return selfProbe(u, "", "", "member\t"+u+"\t10.0.0.2x\t3306\tOFFLINE\t\t9.7.4\n")
+		return selfProbe(u, "member\t"+u+"\t10.0.0.2x\t3306\tOFFLINE\t\t9.7.4\n")
 	}
 	obs = observation(off("u1"), off("u2"), off("u3"))
 	if !obs.CompleteOutage() {
@@ -130,7 +130,8 @@ func TestDrift(t *testing.T) {
 }
 
 func TestServerIDStable(t *testing.T) {
-	if ServerID("db1") != ServerID("db1") || ServerID("db1") == ServerID("db2") || ServerID("db1") == 0 {
+	a, b := ServerID("db1"), ServerID("db1")
+	if a != b || a == ServerID("db2") || a == 0 {
 		t.Error("server_id must be a stable, non-zero function of the name")
 	}
 }

@@ -204,7 +204,7 @@ type Client struct {
 // Cluster calls GET /cluster, and GET /patroni for the answering member's
 // Patroni version (left empty if that call fails).
 func (c *Client) Cluster(ctx context.Context) (*Cluster, error) {
-	b, _, err := c.get(ctx, "/cluster")
+	b, err := c.get(ctx, "/cluster")
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,7 @@ func (c *Client) Cluster(ctx context.Context) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	if pb, _, err := c.get(ctx, "/patroni"); err == nil {
+	if pb, err := c.get(ctx, "/patroni"); err == nil {
 		cl.Version = ParseVersion(pb)
 	}
 	return cl, nil
@@ -231,7 +231,7 @@ func ParseVersion(b []byte) string {
 
 // Config calls GET /config and returns the dynamic configuration (from the DCS).
 func (c *Client) Config(ctx context.Context) (map[string]any, error) {
-	b, _, err := c.get(ctx, "/config")
+	b, err := c.get(ctx, "/config")
 	if err != nil {
 		return nil, err
 	}
@@ -242,24 +242,24 @@ func (c *Client) Config(ctx context.Context) (map[string]any, error) {
 	return out, nil
 }
 
-func (c *Client) get(ctx context.Context, path string) ([]byte, int, error) {
+func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.BaseURL, "/")+path, nil)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("GET %s%s: %w", c.BaseURL, path, err)
+		return nil, fmt.Errorf("GET %s%s: %w", c.BaseURL, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return nil, resp.StatusCode, err
+		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
-		return b, resp.StatusCode, fmt.Errorf("GET %s%s: HTTP %d", c.BaseURL, path, resp.StatusCode)
+		return b, fmt.Errorf("GET %s%s: HTTP %d", c.BaseURL, path, resp.StatusCode)
 	}
-	return b, resp.StatusCode, nil
+	return b, nil
 }
 
 // ParametersFromConfig returns postgresql.parameters of a dynamic

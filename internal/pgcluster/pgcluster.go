@@ -168,10 +168,10 @@ type Change struct {
 }
 
 // ChangeBetween computes the member and configuration changes from old to
-// new; the caller adds the password rotations.
-func ChangeBetween(old, new *Spec) *Change {
-	ch := &Change{Change: topology.Diff(old.Nodes, new.Nodes)}
-	ch.ParametersPatch, ch.ParametersChanged = DiffConfig(old, new)
+// next; the caller adds the password rotations.
+func ChangeBetween(old, next *Spec) *Change {
+	ch := &Change{Change: topology.Diff(old.Nodes, next.Nodes)}
+	ch.ParametersPatch, ch.ParametersChanged = DiffConfig(old, next)
 	return ch
 }
 
@@ -241,17 +241,17 @@ func (s *Spec) Vars(ch *Change) (*Vars, error) {
 // DiffConfig returns the PATCH /config body and the changed parameter names
 // between two specs: changed or added parameters get their new value,
 // removed ones null (back to Patroni's default), synchronous_mode when it changed.
-func DiffConfig(old, new *Spec) (map[string]any, []string) {
+func DiffConfig(old, next *Spec) (map[string]any, []string) {
 	params := map[string]any{}
 	var changed []string
-	for k, v := range new.Parameters {
+	for k, v := range next.Parameters {
 		if ov, ok := old.Parameters[k]; !ok || ov != v {
 			params[k] = v
 			changed = append(changed, k)
 		}
 	}
 	for k := range old.Parameters {
-		if _, ok := new.Parameters[k]; !ok {
+		if _, ok := next.Parameters[k]; !ok {
 			params[k] = nil
 			changed = append(changed, k)
 		}
@@ -261,8 +261,8 @@ func DiffConfig(old, new *Spec) (map[string]any, []string) {
 	if len(params) > 0 {
 		patch["postgresql"] = map[string]any{"parameters": params}
 	}
-	if old.SynchronousMode != new.SynchronousMode {
-		patch["synchronous_mode"] = new.SynchronousMode
+	if old.SynchronousMode != next.SynchronousMode {
+		patch["synchronous_mode"] = next.SynchronousMode
 	}
 	return patch, changed
 }

@@ -2,12 +2,15 @@ package pgcluster
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
 	bundle "github.com/erawan-cluster/terraform-provider-erawan/ansible"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/patroni"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/testspec"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
@@ -121,6 +124,97 @@ func TestStepsMatchPlaybooks(t *testing.T) {
 		}
 		if strings.Join(names, ",") != strings.Join(steps, ",") {
 			t.Errorf("%s plays %v, want %v", file, names, steps)
+		}
+	}
+}
+
+// Spec.Equal decides whether Update runs a playbook: a field it does not
+// compare would make a change of that field silently do nothing.
+func TestSpecEqualCoversEveryField(t *testing.T) {
+	full := func() *Spec {
+		s := spec()
+		s.AllowedCIDRs, s.SynchronousMode = []string{"10.0.0.0/24"}, true
+		return s
+	}
+	testspec.EqualCoversEveryField(t, full, (*Spec).Equal, nil)
+	a, b := spec(), spec()
+	a.AllowedCIDRs, a.Parameters, b.AllowedCIDRs, b.Parameters = nil, nil, []string{}, map[string]string{}
+	if !a.Equal(b) {
+		t.Error("nil and empty lists and maps are the same input")
+	}
+}
+
+func TestDrift(t *testing.T) {
+	nodes := spec().Nodes
+	up := func(n topology.Member, etcd string) NodeStatus {
+		return NodeStatus{NodeStatus: topology.NodeStatus{Member: n}, PatroniUp: true, Etcd: etcd, HasCluster: true}
+	}
+	member := func(name, role, state string) patroni.Member {
+		lag := int64(0)
+		return patroni.Member{Name: name, Role: role, State: state, LagBytes: &lag, Timeline: 1}
+	}
+	healthy := &patroni.Cluster{Scope: "orders", Members: []patroni.Member{
+		member("pg1", patroni.RoleLeader, "running"), member("pg2", patroni.RoleReplica, "streaming"), member("pg3", patroni.RoleReplica, "streaming")}}
+	allUp := []NodeStatus{up(nodes[0], EtcdHealthy), up(nodes[1], EtcdHealthy), up(nodes[2], EtcdHealthy)}
+	unreachable := NodeStatus{NodeStatus: topology.NodeStatus{Member: nodes[2], SSHError: errors.New("no route")}, Etcd: EtcdUnknown}
+	for _, c := range []struct {
+		name string
+		obs  Observation
+		want []string // substrings, one per sentence, in order
+	}{
+		{"healthy", Observation{Nodes: allUp, Cluster: healthy}, nil},
+		{"standby leader is a leader", Observation{Nodes: allUp, Cluster: &patroni.Cluster{Members: []patroni.Member{
+			member("pg1", patroni.RoleStandbyLeader, "running"), member("pg2", patroni.RoleReplica, "streaming"), member("pg3", patroni.RoleReplica, "streaming")}}}, nil},
+		{"no REST API", Observation{Nodes: allUp}, []string{"no member's Patroni REST API answered"}},
+		{"nobody reachable", Observation{Nodes: []NodeStatus{unreachable}}, nil},
+		{"missing, not streaming, pending restart, etcd down", Observation{
+			Nodes: []NodeStatus{up(nodes[0], EtcdHealthy), up(nodes[1], EtcdUnhealthy), up(nodes[2], EtcdHealthy)},
+			Cluster: &patroni.Cluster{Members: []patroni.Member{member("pg1", patroni.RoleLeader, "running"),
+				{Name: "pg2", Role: patroni.RoleReplica, State: "starting", PendingRestart: true}}}},
+			[]string{"member pg3 (10.0.0.13) is missing", "member pg2: Patroni reports state \"starting\"", "pg2 has pending_restart", "etcd on pg2 (10.0.0.12) is down"}},
+		{"two leaders", Observation{Nodes: allUp, Cluster: &patroni.Cluster{Members: []patroni.Member{
+			member("pg1", patroni.RoleLeader, "running"), member("pg2", patroni.RoleLeader, "running"), member("pg3", patroni.RoleReplica, "streaming")}}},
+			[]string{"2 leaders"}},
+		{"an unreachable member is not missing", Observation{Nodes: []NodeStatus{allUp[0], allUp[1], unreachable},
+			Cluster: &patroni.Cluster{Members: healthy.Members[:2]}}, nil},
+	} {
+		d := c.obs.Drift(nodes)
+		got := d.Sentences()
+		if d.Empty() != (len(got) == 0) || len(got) != len(c.want) {
+			t.Errorf("%s: drift %v (empty %v), want %v", c.name, got, d.Empty(), c.want)
+			continue
+		}
+		for i := range got {
+			if !strings.Contains(got[i], c.want[i]) {
+				t.Errorf("%s: sentence %d %q lacks %q", c.name, i, got[i], c.want[i])
+			}
+		}
+		// Drift survives private state (JSON) unchanged.
+		b, _ := json.Marshal(d)
+		var back Drift
+		if err := json.Unmarshal(b, &back); err != nil || strings.Join(back.Sentences(), "|") != strings.Join(got, "|") {
+			t.Errorf("%s: JSON round trip %s: %v", c.name, b, err)
+		}
+	}
+}
+
+func TestGone(t *testing.T) {
+	n := spec().Nodes[0]
+	st := func(sshErr error, has bool) NodeStatus {
+		return NodeStatus{NodeStatus: topology.NodeStatus{Member: n, SSHError: sshErr}, HasCluster: has}
+	}
+	for _, c := range []struct {
+		name  string
+		nodes []NodeStatus
+		gone  bool
+	}{
+		{"every node answered, none holds it", []NodeStatus{st(nil, false), st(nil, false)}, true},
+		{"one still holds it", []NodeStatus{st(nil, false), st(nil, true)}, false},
+		{"one unreachable", []NodeStatus{st(nil, false), st(errors.New("x"), false)}, false},
+		{"no nodes", nil, false},
+	} {
+		if got := (&Observation{Nodes: c.nodes}).Gone(); got != c.gone {
+			t.Errorf("%s: Gone() = %v", c.name, got)
 		}
 	}
 }

@@ -68,7 +68,7 @@ type clusterEngine[M any, S clusterSpec[S], O clusterObservation, D driftReport,
 	prepareCreate(ctx context.Context, c *clients, plan, config *M, diags *diag.Diagnostics)
 	spec(ctx context.Context, m *M) (S, diag.Diagnostics)
 	createJob(s S) (runner.Job, error)
-	updateJob(old, new S, rot R) (runner.Job, error)
+	updateJob(old, next S, rot R) (runner.Job, error)
 	deleteJob(s S) (runner.Job, error)
 
 	// observe reads the nodes; refresh sets the observed attributes from a

@@ -157,8 +157,8 @@ func mysqlJob(s *mysqlgr.Spec, ch *mysqlgr.Change) runner.Job {
 
 func (mysqlEngine) createJob(s *mysqlgr.Spec) (runner.Job, error) { return mysqlJob(s, nil), nil }
 func (mysqlEngine) deleteJob(s *mysqlgr.Spec) (runner.Job, error) { return mysqlJob(s, nil), nil }
-func (mysqlEngine) updateJob(old, new *mysqlgr.Spec, rot mysqlRotation) (runner.Job, error) {
-	return mysqlJob(new, &mysqlgr.Change{Change: topology.Diff(old.Nodes, new.Nodes), RotateAdmin: bool(rot)}), nil
+func (mysqlEngine) updateJob(old, next *mysqlgr.Spec, rot mysqlRotation) (runner.Job, error) {
+	return mysqlJob(next, &mysqlgr.Change{Change: topology.Diff(old.Nodes, next.Nodes), RotateAdmin: bool(rot)}), nil
 }
 
 func (mysqlEngine) observe(ctx context.Context, c *clients, s *mysqlgr.Spec) *mysqlgr.Observation {

@@ -126,10 +126,10 @@ func patroniJob(s *pgcluster.Spec, ch *pgcluster.Change) (runner.Job, error) {
 
 func (patroniEngine) createJob(s *pgcluster.Spec) (runner.Job, error) { return patroniJob(s, nil) }
 func (patroniEngine) deleteJob(s *pgcluster.Spec) (runner.Job, error) { return patroniJob(s, nil) }
-func (patroniEngine) updateJob(old, new *pgcluster.Spec, rot patroniRotation) (runner.Job, error) {
-	ch := pgcluster.ChangeBetween(old, new)
+func (patroniEngine) updateJob(old, next *pgcluster.Spec, rot patroniRotation) (runner.Job, error) {
+	ch := pgcluster.ChangeBetween(old, next)
 	ch.RotateVerifiers = rot
-	return patroniJob(new, ch)
+	return patroniJob(next, ch)
 }
 
 func (patroniEngine) observe(ctx context.Context, c *clients, s *pgcluster.Spec) *pgcluster.Observation {

@@ -109,7 +109,7 @@ func shellJoin(args []string) string {
 
 // closeMasters ends the OpenSSH control masters of the run, which would
 // otherwise outlive it by ControlPersist.
-func (r *Runner) closeMasters(dir string, hosts []Host) {
+func (r *Runner) closeMasters(dir string) {
 	matches, _ := filepath.Glob(filepath.Join(dir, "cp-*"))
 	for _, m := range matches {
 		_ = exec.Command("ssh", "-o", "ControlPath="+m, "-O", "exit", "erawan-control-master").Run()

@@ -110,7 +110,7 @@ func (r *Runner) Run(ctx context.Context, run Job) (Result, error) {
 	if err := writePrivate(varsPath, vars); err != nil {
 		return Result{}, err
 	}
-	defer r.closeMasters(dir, run.Hosts)
+	defer r.closeMasters(dir)
 
 	args := []string{"-i", invPath, "-e", "@" + varsPath}
 	if len(run.SkipSteps) > 0 {

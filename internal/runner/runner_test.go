@@ -174,12 +174,12 @@ func TestPreflightRejectsMissingAndOld(t *testing.T) {
 	}
 	dir := t.TempDir()
 	old := filepath.Join(dir, "ansible-playbook")
-	os.WriteFile(old, []byte("#!/bin/sh\necho 'ansible-playbook [core 2.13.4]'\n"), 0o700)
+	mustWrite(t, old, "#!/bin/sh\necho 'ansible-playbook [core 2.13.4]'\n", 0o700)
 	r.Binary = old
 	if _, err := r.Preflight(context.Background()); err == nil || !strings.Contains(err.Error(), "2.14 or newer") {
 		t.Fatalf("old version: %v", err)
 	}
-	os.WriteFile(old, []byte("#!/bin/sh\necho 'ansible-playbook [core 2.14.0]'\n"), 0o700)
+	mustWrite(t, old, "#!/bin/sh\necho 'ansible-playbook [core 2.14.0]'\n", 0o700)
 	if v, err := r.Preflight(context.Background()); err != nil || v != "2.14.0" {
 		t.Fatalf("2.14.0: %q %v", v, err)
 	}

@@ -72,7 +72,7 @@ func (hc *hostConn) alive() *ssh.Client {
 
 // New checks the configuration and builds a Pool. It does not connect.
 func New(cfg Config) (*Pool, error) {
-	cfg.Settings = cfg.Settings.WithDefaults()
+	cfg.Settings = cfg.WithDefaults()
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = 10 * time.Second
 	}
