@@ -18,7 +18,7 @@ import (
 
 // Steps of each playbook, in order. A step is a play tagged with its name.
 var (
-	CreateSteps = []string{"preflight", "etcd", "patroni_config", "leader", "replicas", "verify", "database"}
+	CreateSteps = []string{"preflight", "etcd", "configure", "bootstrap", "join", "verify", "database"}
 	UpdateSteps = []string{"preflight", "remove_members", "membership", "add_members", "passwords", "converge", "dynamic_config", "database", "verify"}
 	DeleteSteps = []string{"teardown"}
 )
