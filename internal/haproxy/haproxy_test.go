@@ -28,15 +28,25 @@ defaults
     timeout server 50s
 `
 
+// mustWrite writes data to path with perm, failing the test on error.
+func mustWrite(t *testing.T, path, data string, perm os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), perm); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // haproxyCheck validates the whole set (main config + the tenant) with the
 // real HAProxy binary, as the playbook does before a file goes live.
 func haproxyCheck(t *testing.T, text string) {
 	t.Helper()
 	bin := testbin.Require(t, "haproxy", "validating the rendered config with haproxy -c; make deps installs it")
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "haproxy.cfg"), []byte(mainCfg), 0o600)
-	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o700)
-	os.WriteFile(File(filepath.Join(dir, "conf.d"), "t"), []byte(text), 0o600)
+	mustWrite(t, filepath.Join(dir, "haproxy.cfg"), mainCfg, 0o600)
+	if err := os.MkdirAll(filepath.Join(dir, "conf.d"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, File(filepath.Join(dir, "conf.d"), "t"), text, 0o600)
 	out, err := exec.Command(bin, "-c", "-f", filepath.Join(dir, "haproxy.cfg"), "-f", filepath.Join(dir, "conf.d")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("haproxy -c rejected the rendered config: %v\n%s\n--- config ---\n%s", err, out, text)

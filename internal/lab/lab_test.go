@@ -29,7 +29,9 @@ func TestCheckPrefix(t *testing.T) {
 
 func TestLoadShape(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "lab.json")
-	os.WriteFile(p, []byte(`{"ssh_user":"root","ssh_private_key_file":"/k","known_hosts_file":"/kh","hosts":[{"name":"node1","address":"10.231.0.11","image":"trixie"}]}`), 0o600)
+	if err := os.WriteFile(p, []byte(`{"ssh_user":"root","ssh_private_key_file":"/k","known_hosts_file":"/kh","hosts":[{"name":"node1","address":"10.231.0.11","image":"trixie"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	f, err := Load(p)
 	if err != nil || f.SSHUser != "root" || f.Hosts[0].Address != "10.231.0.11" || f.Hosts[0].Image != "trixie" {
 		t.Fatalf("%+v %v", f, err)

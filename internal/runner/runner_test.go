@@ -15,6 +15,14 @@ import (
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
 )
 
+// mustWrite writes data to path with perm, failing the test on error.
+func mustWrite(t *testing.T, path, data string, perm os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), perm); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // fakePlaybook writes a stand-in for ansible-playbook that records its
 // arguments and the modes of its -i/-e files, then prints callback events.
 func fakePlaybook(t *testing.T, events string) (bin, record string) {

@@ -80,16 +80,19 @@ func (s *testServer) serve(c net.Conn, cfg *ssh.ServerConfig) {
 			ch, creqs, _ := nc.Accept()
 			go func() {
 				for r := range creqs {
+					// The fake server ignores write errors below: the
+					// client may already have gone, and the test checks
+					// what the client received.
 					if r.Type != "exec" {
-						r.Reply(false, nil)
+						_ = r.Reply(false, nil)
 						continue
 					}
-					r.Reply(true, nil)
+					_ = r.Reply(true, nil)
 					cmd := string(r.Payload[4:])
-					io.WriteString(ch, "ran: "+cmd)
+					_, _ = io.WriteString(ch, "ran: "+cmd)
 					status := make([]byte, 4)
 					binary.BigEndian.PutUint32(status, 0)
-					ch.SendRequest("exit-status", false, status)
+					_, _ = ch.SendRequest("exit-status", false, status)
 					ch.Close()
 				}
 			}()
@@ -100,18 +103,22 @@ func (s *testServer) serve(c net.Conn, cfg *ssh.ServerConfig) {
 				OrigHost string
 				OrigPort uint32
 			}
-			ssh.Unmarshal(nc.ExtraData(), &p)
+			if err := ssh.Unmarshal(nc.ExtraData(), &p); err != nil {
+				_ = nc.Reject(ssh.ConnectionFailed, "bad direct-tcpip payload: "+err.Error()) // the client sees the rejection
+				continue
+			}
 			target, err := net.Dial("tcp", net.JoinHostPort(p.Host, strconv.Itoa(int(p.Port))))
 			if err != nil {
-				nc.Reject(ssh.ConnectionFailed, err.Error())
+				_ = nc.Reject(ssh.ConnectionFailed, err.Error()) // the client sees the rejection
 				continue
 			}
 			ch, creqs, _ := nc.Accept()
 			go ssh.DiscardRequests(creqs)
-			go func() { io.Copy(ch, target); ch.CloseWrite() }()
-			go func() { io.Copy(target, ch); target.Close() }()
+			// Copy errors just end the forward, as in a real server.
+			go func() { _, _ = io.Copy(ch, target); _ = ch.CloseWrite() }()
+			go func() { _, _ = io.Copy(target, ch); target.Close() }()
 		default:
-			nc.Reject(ssh.UnknownChannelType, "no")
+			_ = nc.Reject(ssh.UnknownChannelType, "no") // the client sees the rejection
 		}
 	}
 }
@@ -170,7 +177,7 @@ func TestStrictRejectsUnknownHost(t *testing.T) {
 	hostKey, _ := newSigner(t)
 	srv := startServer(t, "127.0.0.1:0", pub, hostKey)
 	kh := filepath.Join(dir, "known_hosts")
-	os.WriteFile(kh, nil, 0o600)
+	mustWrite(t, kh, "", 0o600)
 	pool, _ := New(Config{Settings: Settings{Endpoint: Endpoint{PrivateKey: string(key), Port: srv.port()}, KnownHostsFile: kh}, AgentSocket: "/nonexistent"})
 	defer pool.Close()
 	_, err := pool.Client(context.Background(), "127.0.0.1")
@@ -184,10 +191,19 @@ func TestStrictRejectsUnknownHost(t *testing.T) {
 }
 
 func knownHostsFor(t *testing.T, dir string, port int, hostKey ssh.PublicKey) string {
+	t.Helper()
 	kh := filepath.Join(dir, "known_hosts")
 	line := "[127.0.0.1]:" + strconv.Itoa(port) + " " + string(ssh.MarshalAuthorizedKey(hostKey))
-	os.WriteFile(kh, []byte(line), 0o600)
+	mustWrite(t, kh, line, 0o600)
 	return kh
+}
+
+// mustWrite writes data to path with perm, failing the test on error.
+func mustWrite(t *testing.T, path, data string, perm os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), perm); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestOneConnectionPerHost(t *testing.T) {
@@ -254,9 +270,9 @@ func TestBastionAndPortForward(t *testing.T) {
 	bastion := startServer(t, "127.0.0.1:0", pub, bastionKey)
 	target := startServer(t, "127.0.0.1:0", pub, targetKey)
 	kh := filepath.Join(dir, "known_hosts")
-	os.WriteFile(kh, []byte(
+	mustWrite(t, kh,
 		"[127.0.0.1]:"+strconv.Itoa(bastion.port())+" "+string(ssh.MarshalAuthorizedKey(bastionKey.PublicKey()))+
-			"[127.0.0.1]:"+strconv.Itoa(target.port())+" "+string(ssh.MarshalAuthorizedKey(targetKey.PublicKey()))), 0o600)
+			"[127.0.0.1]:"+strconv.Itoa(target.port())+" "+string(ssh.MarshalAuthorizedKey(targetKey.PublicKey())), 0o600)
 	pool, err := New(Config{Settings: Settings{Endpoint: Endpoint{PrivateKey: string(key), Port: target.port()}, KnownHostsFile: kh,
 		Bastion: &Endpoint{Host: "127.0.0.1", Port: bastion.port()}}, AgentSocket: "/nonexistent"})
 	if err != nil {
@@ -278,10 +294,15 @@ func TestBastionAndPortForward(t *testing.T) {
 		if err != nil {
 			return
 		}
+		defer c.Close()
 		buf := make([]byte, 1024)
-		c.Read(buf)
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-		c.Close()
+		if _, err := c.Read(buf); err != nil {
+			t.Errorf("fake HTTP server: reading the request: %v", err)
+			return
+		}
+		if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"); err != nil {
+			t.Errorf("fake HTTP server: writing the response: %v", err)
+		}
 	}()
 	resp, err := pool.HTTPClient("127.0.0.1", 5*time.Second).Get("http://" + hl.Addr().String() + "/cluster")
 	if err != nil {

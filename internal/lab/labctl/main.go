@@ -20,9 +20,15 @@ import (
 )
 
 func main() {
+	os.Exit(run())
+}
+
+// run does the work of main and returns the exit status, so that its
+// deferred calls run before the process exits.
+func run() int {
 	if len(os.Args) != 2 || (os.Args[1] != "up" && os.Args[1] != "down") {
 		fmt.Fprintln(os.Stderr, "usage: labctl up|down")
-		os.Exit(2)
+		return 2
 	}
 	dir := os.Getenv("LAB_DIR")
 	if dir == "" {
@@ -41,8 +47,9 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lab:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 func intEnv(name string) int {
