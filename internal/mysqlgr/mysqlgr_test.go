@@ -154,26 +154,11 @@ func spec() *Spec {
 		AdminPassword: "s3cret'pw", Database: &Database{Name: "appdb", User: "appuser", SSLRequired: true}, DatabasePassword: "dbpw"}
 }
 
-func TestHostsAndVars(t *testing.T) {
+// The variables of an update that removes db0 (the inventory groups are
+// topology's, tested there).
+func TestVars(t *testing.T) {
 	s := spec()
-	groups := map[string][]string{}
-	for _, h := range s.Hosts(nil) {
-		groups[h.Name] = h.Groups
-	}
-	if strings.Join(groups["db1"], ",") != "erawan_members,erawan_anchor" || strings.Join(groups["db2"], ",") != "erawan_members,erawan_joiners" {
-		t.Errorf("create groups: %v", groups)
-	}
-	// Update adding db1 and removing db0: the anchor is the first member that stays.
-	ch := &Change{Change: topology.Change{Added: []string{"db1"}, Removed: []topology.Member{{Name: "db0", Address: "10.0.0.20"}}}}
-	groups = map[string][]string{}
-	for _, h := range s.Hosts(ch) {
-		groups[h.Name] = h.Groups
-	}
-	if strings.Join(groups["db2"], ",") != "erawan_members,erawan_anchor" || strings.Join(groups["db1"], ",") != "erawan_members,erawan_joiners,erawan_added" ||
-		strings.Join(groups["db0"], ",") != "erawan_removed" || strings.Join(groups["db3"], ",") != "erawan_members" {
-		t.Errorf("update groups: %v", groups)
-	}
-	v := s.Vars(ch)
+	v := s.Vars([]topology.Member{{Name: "db0", Address: "10.0.0.20"}}, true)
 	if v.GroupSeeds != "10.0.0.21:33061,10.0.0.22:33061,10.0.0.23:33061" {
 		t.Errorf("seeds %v", v.GroupSeeds)
 	}
@@ -186,7 +171,7 @@ func TestHostsAndVars(t *testing.T) {
 	if v.Members["db2"].ServerID != ServerID("db2") || v.Members["db2"].Address != "10.0.0.22" {
 		t.Errorf("db2: %v", v.Members["db2"])
 	}
-	if len(v.RemovedAddresses) != 1 || v.RemovedAddresses[0] != "10.0.0.20" {
+	if len(v.RemovedAddresses) != 1 || v.RemovedAddresses[0] != "10.0.0.20" || !v.RotateAdmin {
 		t.Errorf("removed %v", v.RemovedAddresses)
 	}
 	secrets := strings.Join(s.Secrets(), "\n")

@@ -177,24 +177,11 @@ func NewObservation(nodes []NodeStatus) *Observation {
 }
 
 // Statuses returns each node's reachability, in the order probed.
-func (o *Observation) Statuses() []topology.NodeStatus {
-	out := make([]topology.NodeStatus, len(o.Nodes))
-	for i, s := range o.Nodes {
-		out[i] = s.NodeStatus
-	}
-	return out
-}
+func (o *Observation) Statuses() []topology.NodeStatus { return topology.Statuses(o.Nodes) }
 
-// Reachable counts nodes that answered the probe.
-func (o *Observation) Reachable() int {
-	n := 0
-	for _, s := range o.Nodes {
-		if s.Probe != nil {
-			n++
-		}
-	}
-	return n
-}
+// Reachable counts nodes that answered the probe (SSHError is set whenever
+// Probe is nil).
+func (o *Observation) Reachable() int { return topology.Reachable(o.Nodes) }
 
 // Gone reports that every node answered and none holds the cluster (no
 // marker, not in a group): the only case in which Read drops the resource.
@@ -338,10 +325,7 @@ func (o *Observation) Drift(want []topology.Member, groupName string, router boo
 	if primaries != 1 {
 		d.Primaries = &primaries
 	}
-	status := map[string]NodeStatus{}
-	for _, s := range o.Nodes {
-		status[s.Name] = s
-	}
+	status := topology.ByName(o.Nodes)
 	for _, n := range want {
 		s := status[n.Name]
 		if s.Probe == nil {

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/erawan-cluster/terraform-provider-erawan/internal/runner"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
@@ -161,21 +160,6 @@ func (s *Spec) Marker() Marker {
 	return m
 }
 
-// Change describes an in-place update relative to the previous spec.
-type Change struct {
-	topology.Change
-	RotateAdmin bool // the cluster admin password changed
-}
-
-// Hosts renders the inventory of a create (ch nil) or an update, in the
-// groups of package topology.
-func (s *Spec) Hosts(ch *Change) []runner.Host {
-	if ch == nil {
-		return topology.Hosts(s.Nodes, nil)
-	}
-	return topology.Hosts(s.Nodes, &ch.Change)
-}
-
 // MemberVars is one member as the playbooks see it.
 type MemberVars struct {
 	Address  string `json:"address"`
@@ -219,8 +203,9 @@ type Vars struct {
 	Scripts          map[string]string     `json:"erawan_mysql_scripts"` // AdminAPI scripts by name; empty in group_replication mode
 }
 
-// Vars renders the playbook variables of a create (ch nil) or an update.
-func (s *Spec) Vars(ch *Change) *Vars {
+// Vars renders the playbook variables: removed lists the members an update
+// removes, and rotateAdmin says whether it rotates the cluster admin password.
+func (s *Spec) Vars(removed []topology.Member, rotateAdmin bool) *Vars {
 	members := map[string]MemberVars{}
 	var seeds, allow []string
 	for _, n := range s.Nodes {
@@ -228,18 +213,14 @@ func (s *Spec) Vars(ch *Change) *Vars {
 		seeds = append(seeds, net.JoinHostPort(n.Address, strconv.Itoa(s.GroupPort)))
 		allow = append(allow, n.Address)
 	}
-	removed := []string{}
-	if ch != nil {
-		removed = append(removed, topology.Addresses(ch.Removed)...)
-	}
 	v := &Vars{
 		Cluster: s.Name, ClusterID: s.ID, GroupName: s.GroupName, Port: s.MySQLPort, GroupPort: s.GroupPort,
 		Management: s.Management, AdminUser: s.ClusterAdminUser, Members: members,
 		GroupSeeds: strings.Join(seeds, ","), IPAllowlist: strings.Join(append(allow, "127.0.0.1"), ","),
-		RemovedAddresses: removed, Router: s.Router, RouterRWPort: s.RouterRWPort, RouterROPort: s.RouterROPort,
+		RemovedAddresses: append([]string{}, topology.Addresses(removed)...), Router: s.Router, RouterRWPort: s.RouterRWPort, RouterROPort: s.RouterROPort,
 		CheckPort: s.PrimaryCheckPort, Marker: s.Marker(), AdminPassword: s.AdminPassword,
 		AdminPasswordSQL: SQLString(s.AdminPassword), RouterPassword: s.RouterPassword,
-		RotateAdmin: ch != nil && ch.RotateAdmin, Scripts: map[string]string{},
+		RotateAdmin: rotateAdmin, Scripts: map[string]string{},
 	}
 	if s.Database != nil {
 		v.Database = &DatabaseVars{

@@ -43,24 +43,10 @@ type Observation struct {
 }
 
 // Statuses returns each node's reachability, in the order probed.
-func (o *Observation) Statuses() []topology.NodeStatus {
-	out := make([]topology.NodeStatus, len(o.Nodes))
-	for i, s := range o.Nodes {
-		out[i] = s.NodeStatus
-	}
-	return out
-}
+func (o *Observation) Statuses() []topology.NodeStatus { return topology.Statuses(o.Nodes) }
 
 // Reachable counts nodes that answered over SSH.
-func (o *Observation) Reachable() int {
-	n := 0
-	for _, s := range o.Nodes {
-		if s.Reached() {
-			n++
-		}
-	}
-	return n
-}
+func (o *Observation) Reachable() int { return topology.Reachable(o.Nodes) }
 
 // Gone reports that every node answered over SSH and none holds the cluster,
 // the only case in which the resource may be dropped from state.
@@ -263,10 +249,7 @@ func (o *Observation) Drift(want []topology.Member) Drift {
 	if leaders != 1 {
 		d.Leaders = &leaders
 	}
-	status := map[string]NodeStatus{}
-	for _, s := range o.Nodes {
-		status[s.Name] = s
-	}
+	status := topology.ByName(o.Nodes)
 	for _, n := range want {
 		s, known := status[n.Name]
 		m := o.Cluster.Member(n.Name)

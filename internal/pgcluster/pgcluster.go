@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/erawan-cluster/terraform-provider-erawan/internal/runner"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/secrets"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
@@ -159,31 +158,6 @@ func nonNilMap[V any](m map[string]V) map[string]V {
 	return m
 }
 
-// Change describes an in-place update relative to the previous spec.
-type Change struct {
-	topology.Change
-	ParametersPatch   map[string]any    // PATCH /config body; empty when nothing changed
-	ParametersChanged []string          // names of changed or removed parameters
-	RotateVerifiers   map[string]string // role -> SCRAM verifier of its new password
-}
-
-// ChangeBetween computes the member and configuration changes from old to
-// next; the caller adds the password rotations.
-func ChangeBetween(old, next *Spec) *Change {
-	ch := &Change{Change: topology.Diff(old.Nodes, next.Nodes)}
-	ch.ParametersPatch, ch.ParametersChanged = DiffConfig(old, next)
-	return ch
-}
-
-// Hosts renders the inventory hosts of a create (ch nil) or an update, in
-// the groups of package topology.
-func (s *Spec) Hosts(ch *Change) []runner.Host {
-	if ch == nil {
-		return topology.Hosts(s.Nodes, nil)
-	}
-	return topology.Hosts(s.Nodes, &ch.Change)
-}
-
 // DatabaseVars is the application database as the playbooks see it: the
 // owner's password only as a SCRAM verifier.
 type DatabaseVars struct {
@@ -213,9 +187,12 @@ type Vars struct {
 	Passwords         Passwords         `json:"erawan_passwords"`
 }
 
-// Vars renders the playbook variables of a create (ch nil) or an update.
-// The database owner's password is passed only as a SCRAM verifier.
-func (s *Spec) Vars(ch *Change) (*Vars, error) {
+// Vars renders the playbook variables of a create or delete (old nil) or
+// of an update from old: the PATCH /config body and the changed parameter
+// names (see DiffConfig), and rotate, the SCRAM verifiers of the roles'
+// new passwords. The database owner's password is passed only as a SCRAM
+// verifier.
+func (s *Spec) Vars(old *Spec, rotate map[string]string) (*Vars, error) {
 	v := &Vars{
 		Cluster: s.Name, ClusterID: s.ID, PostgresVersion: s.PostgresVersion,
 		PostgresPort: s.PostgresPort, PatroniPort: s.PatroniPort, EtcdClientPort: s.EtcdClientPort, EtcdPeerPort: s.EtcdPeerPort,
@@ -230,11 +207,11 @@ func (s *Spec) Vars(ch *Change) (*Vars, error) {
 		}
 		v.Database = &DatabaseVars{Name: s.Database.Name, Owner: s.Database.Owner, PasswordVerifier: ver}
 	}
-	if ch != nil {
-		v.ConfigPatch = nonNilMap(ch.ParametersPatch)
-		v.ParametersChanged = nonNil(ch.ParametersChanged)
-		v.RotateVerifiers = nonNilMap(ch.RotateVerifiers)
+	if old != nil {
+		patch, changed := DiffConfig(old, s)
+		v.ConfigPatch, v.ParametersChanged = patch, nonNil(changed)
 	}
+	v.RotateVerifiers = nonNilMap(rotate)
 	return v, nil
 }
 

@@ -27,7 +27,7 @@ func spec() *Spec {
 
 func TestVarsCarryVerifierNotDatabasePassword(t *testing.T) {
 	s := spec()
-	v, err := s.Vars(nil)
+	v, err := s.Vars(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,26 +42,6 @@ func TestVarsCarryVerifierNotDatabasePassword(t *testing.T) {
 	_ = json.Unmarshal(b, &keys)
 	if keys["erawan_cluster"] != "orders" || keys["erawan_pg_version"] != float64(17) || keys["erawan_config_patch"] == nil {
 		t.Fatalf("vars %s", b)
-	}
-}
-
-func TestHostsGroups(t *testing.T) {
-	s := spec()
-	hosts := s.Hosts(&Change{Change: topology.Change{Added: []string{"pg1"}, Removed: []topology.Member{{Name: "pg9", Address: "10.0.0.19"}}}})
-	groups := map[string][]string{}
-	for _, h := range hosts {
-		groups[h.Name] = h.Groups
-	}
-	// pg1 is being added, so the anchor (the member that runs cluster-wide
-	// steps) is the first member that already exists.
-	if strings.Join(groups["pg2"], ",") != "erawan_members,erawan_anchor" {
-		t.Fatalf("pg2 groups %v", groups["pg2"])
-	}
-	if strings.Join(groups["pg1"], ",") != "erawan_members,erawan_joiners,erawan_added" {
-		t.Fatalf("pg1 groups %v", groups["pg1"])
-	}
-	if strings.Join(groups["pg9"], ",") != "erawan_removed" {
-		t.Fatalf("pg9 groups %v", groups["pg9"])
 	}
 }
 

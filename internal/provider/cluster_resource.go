@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/mysqlgr"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/pgcluster"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/runner"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/secrets"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
@@ -30,6 +33,29 @@ type clusterResource[M any, S clusterSpec[S], O clusterObservation, D driftRepor
 	engine clusterEngine[M, S, O, D, R]
 }
 
+var (
+	_ resource.ResourceWithConfigure        = &patroniClusterResource{}
+	_ resource.ResourceWithModifyPlan       = &patroniClusterResource{}
+	_ resource.ResourceWithImportState      = &patroniClusterResource{}
+	_ resource.ResourceWithConfigure        = &mysqlClusterResource{}
+	_ resource.ResourceWithModifyPlan       = &mysqlClusterResource{}
+	_ resource.ResourceWithImportState      = &mysqlClusterResource{}
+	_ resource.ResourceWithConfigValidators = &mysqlClusterResource{}
+
+	_ clusterEngine[patroniClusterModel, *pgcluster.Spec, *pgcluster.Observation, pgcluster.Drift, patroniRotation] = patroniEngine{}
+	_ clusterEngine[mysqlClusterModel, *mysqlgr.Spec, *mysqlgr.Observation, mysqlgr.Drift, mysqlRotation]           = mysqlEngine{}
+)
+
+// NewPatroniClusterResource returns the erawan_patroni_cluster resource.
+func NewPatroniClusterResource() resource.Resource {
+	return &patroniClusterResource{clusterResource[patroniClusterModel, *pgcluster.Spec, *pgcluster.Observation, pgcluster.Drift, patroniRotation]{engine: patroniEngine{}}}
+}
+
+// NewMySQLClusterResource returns the erawan_mysql_cluster resource.
+func NewMySQLClusterResource() resource.Resource {
+	return &mysqlClusterResource{clusterResource[mysqlClusterModel, *mysqlgr.Spec, *mysqlgr.Observation, mysqlgr.Drift, mysqlRotation]{engine: mysqlEngine{}}}
+}
+
 // clusterSpec is an engine's desired cluster.
 type clusterSpec[S any] interface {
 	Equal(S) bool
@@ -46,30 +72,35 @@ type clusterObservation interface {
 // rotation is what an update changes among secrets the nodes hold.
 type rotation interface{ rotates() bool }
 
-// engineText is what the shared messages say of an engine.
-type engineText struct {
-	kind  string // "Patroni", "MySQL": "<kind> cluster \"name\""
-	keeps string // what the state keeps after a failed create
-	gone  string // how Read knows the cluster is gone
+// engineInfo is what an engine fixes once: names, playbooks, defaults and
+// what the shared messages say of it.
+type engineInfo struct {
+	kind          string // "Patroni", "MySQL": "<kind> cluster \"name\""
+	keeps         string // what the state keeps after a failed create
+	gone          string // how Read knows the cluster is gone
+	typeSuffix    string // "_patroni_cluster"
+	create        string // playbook files
+	update        string
+	del           string
+	legacySteps   map[string]string // step names of earlier releases -> today's
+	opTimeout     time.Duration     // default of the create and update timeouts
+	nameRE        *regexp.Regexp    // valid cluster names
+	importExample string            // an import id
 }
 
 // clusterEngine is what one engine supplies to clusterResource.
 type clusterEngine[M any, S clusterSpec[S], O clusterObservation, D driftReport, R rotation] interface {
-	text() engineText
-	typeSuffix() string
+	info() engineInfo
 	base(m *M) *clusterBase
-	playbooks() (create, update, del string)
-	legacySteps() map[string]string
-	// opTimeout is the default of the create and update timeouts.
-	opTimeout() time.Duration
+	members(s S) []topology.Member
 
 	// prepareCreate fills what Create generates (passwords, modes) and
 	// sets the observed attributes to null.
 	prepareCreate(ctx context.Context, c *clients, plan, config *M, diags *diag.Diagnostics)
 	spec(ctx context.Context, m *M) (S, diag.Diagnostics)
-	createJob(s S) (runner.Job, error)
-	updateJob(old, next S, rot R) (runner.Job, error)
-	deleteJob(s S) (runner.Job, error)
+	// job returns the variables and secrets of a playbook run: a create or
+	// delete (ch nil), or an update from old (ch: the member diff).
+	job(old, s S, ch *topology.Change, rot R) (runner.Job, error)
 
 	// observe reads the nodes; refresh sets the observed attributes from a
 	// Read's observation (refreshConfig: also the configuration Read
@@ -84,8 +115,8 @@ type clusterEngine[M any, S clusterSpec[S], O clusterObservation, D driftReport,
 	// planSecrets marks the secrets that apply sets as unknown and reports
 	// whether it changed any.
 	planSecrets(plan, state, config *M, diags *diag.Diagnostics) bool
-	// planObserved marks the observed attributes unknown (changed) or
-	// carries them over from state.
+	// planObserved marks the engine's observed attributes unknown (changed)
+	// or carries them over from state; members are the lifecycle's.
 	planObserved(plan, state *M, changed bool)
 	// resolveSecrets fills the unknown secrets of an update's plan.
 	resolveSecrets(plan, state, config *M, diags *diag.Diagnostics) R
@@ -94,8 +125,6 @@ type clusterEngine[M any, S clusterSpec[S], O clusterObservation, D driftReport,
 	keepOnFailure(keep, plan *M, completed []string, updated bool, rot R)
 
 	importer(ctx context.Context, c *clients, name string) clusterImporter[M]
-	importExample() string
-	validName(name string) bool
 }
 
 // clusterImporter reads one node at a time, then builds the model.
@@ -107,15 +136,23 @@ type clusterImporter[M any] interface {
 }
 
 func (r *clusterResource[M, S, O, D, R]) object(name string) string {
-	return fmt.Sprintf("%s cluster %q", r.engine.text().kind, name)
+	return fmt.Sprintf("%s cluster %q", r.engine.info().kind, name)
 }
 
 func (r *clusterResource[M, S, O, D, R]) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + r.engine.typeSuffix()
+	resp.TypeName = req.ProviderTypeName + r.engine.info().typeSuffix
 }
 
 func (r *clusterResource[M, S, O, D, R]) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.c = configuredClients(req.ProviderData, &resp.Diagnostics)
+}
+
+// job builds the run of playbook on the members of s: a create or delete
+// (ch nil, rot zero) or an update from old with member diff ch, rotating rot.
+func (r *clusterResource[M, S, O, D, R]) job(old, s S, ch *topology.Change, rot R, playbook string) (runner.Job, error) {
+	job, err := r.engine.job(old, s, ch, rot)
+	job.Playbook, job.Hosts = playbook, topology.Hosts(r.engine.members(s), ch)
+	return job, err
 }
 
 // run runs one playbook job with the spec's secrets (and extra ones, such
@@ -141,7 +178,7 @@ func (r *clusterResource[M, S, O, D, R]) Create(ctx context.Context, req resourc
 		return
 	}
 	b := r.engine.base(&plan)
-	timeout, d := b.Timeouts.Create(ctx, r.engine.opTimeout())
+	timeout, d := b.Timeouts.Create(ctx, r.engine.info().opTimeout)
 	resp.Diagnostics.Append(d...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -154,9 +191,7 @@ func (r *clusterResource[M, S, O, D, R]) Create(ctx context.Context, req resourc
 	if resp.Diagnostics.Append(d...); resp.Diagnostics.HasError() {
 		return
 	}
-	create, _, _ := r.engine.playbooks()
-	job, err := r.engine.createJob(spec)
-	job.Playbook = create
+	job, err := r.job(spec, spec, nil, *new(R), r.engine.info().create)
 	res, err := r.run(ctx, b.Name.ValueString(), job, err)
 	resp.Diagnostics.Append(writeProgress(ctx, resp.Private, createProgress{Completed: res.Completed, Done: err == nil})...)
 	if err != nil {
@@ -166,7 +201,7 @@ func (r *clusterResource[M, S, O, D, R]) Create(ctx context.Context, req resourc
 		runFailure(&resp.Diagnostics, "Create", r.object(b.Name.ValueString()), err)
 		resp.Diagnostics.AddWarning("The cluster is partly built",
 			fmt.Sprintf("Completed steps: %v. The state keeps %s. Run `terraform untaint <address>` and `terraform apply` to resume at the failed step, or plain `terraform apply` to replace the cluster.",
-				res.Completed, r.engine.text().keeps))
+				res.Completed, r.engine.info().keeps))
 		return
 	}
 	r.finish(ctx, &plan, spec, &resp.Diagnostics, resp.Private)
@@ -192,7 +227,7 @@ func (r *clusterResource[M, S, O, D, R]) Read(ctx context.Context, req resource.
 		return
 	}
 	name := r.engine.base(&state).Name.ValueString()
-	progress := readProgress(ctx, req.Private, r.engine.legacySteps())
+	progress := readProgress(ctx, req.Private, r.engine.info().legacySteps)
 	obs := r.engine.observe(ctx, r.c, spec)
 	for _, s := range obs.Statuses() {
 		if !s.Reached() {
@@ -205,13 +240,34 @@ func (r *clusterResource[M, S, O, D, R]) Read(ctx context.Context, req resource.
 	}
 	if obs.Gone() && progress.Done {
 		resp.Diagnostics.AddWarning(fmt.Sprintf("%s is gone", r.object(name)),
-			"Every node answered and none holds the cluster any more"+r.engine.text().gone+", so it was removed from state; the next apply creates it again.")
+			"Every node answered and none holds the cluster any more"+r.engine.info().gone+", so it was removed from state; the next apply creates it again.")
 		resp.State.RemoveResource(ctx)
 		return
 	}
 	drift := r.engine.refresh(ctx, r.c, &state, spec, obs, progress.Done, &resp.Diagnostics)
 	resp.Diagnostics.Append(writeDrift(ctx, resp.Private, drift)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// planObserved makes the observed attributes unknown when apply runs a
+// playbook (changed), which may move the leader or the members, and keeps
+// them from state otherwise.
+func (r *clusterResource[M, S, O, D, R]) planObserved(ctx context.Context, plan, state *M, changed bool) {
+	pb, sb := r.engine.base(plan), r.engine.base(state)
+	pb.Members = sb.Members
+	if changed {
+		pb.Members = types.ListUnknown(sb.Members.ElementType(ctx))
+	}
+	r.engine.planObserved(plan, state, changed)
+}
+
+// planGenerated marks a secret unknown when apply generates it (when), and
+// reports whether it did.
+func planGenerated(v *types.String, when bool) bool {
+	if when {
+		*v = types.StringUnknown()
+	}
+	return when
 }
 
 // protected reports whether deletion protection applies: it is on and the
@@ -230,7 +286,7 @@ func (r *clusterResource[M, S, O, D, R]) ModifyPlan(ctx context.Context, req res
 		return
 	}
 	sb := r.engine.base(&state)
-	progress := readProgress(ctx, req.Private, r.engine.legacySteps())
+	progress := readProgress(ctx, req.Private, r.engine.info().legacySteps)
 	if req.Plan.Raw.IsNull() {
 		if r.protected(sb, progress) {
 			resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Deletion protection is on",
@@ -283,7 +339,7 @@ func (r *clusterResource[M, S, O, D, R]) ModifyPlan(ctx context.Context, req res
 			"terraform apply will repair:\n- "+strings.Join(drift, "\n- "))
 		changed = true
 	}
-	r.engine.planObserved(&plan, &state, changed)
+	r.planObserved(ctx, &plan, &state, changed)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
@@ -296,7 +352,7 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 		return
 	}
 	pb := r.engine.base(&plan)
-	timeout, d := pb.Timeouts.Update(ctx, r.engine.opTimeout())
+	timeout, d := pb.Timeouts.Update(ctx, r.engine.info().opTimeout)
 	resp.Diagnostics.Append(d...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -309,21 +365,20 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 	if resp.Diagnostics.Append(d...); resp.Diagnostics.HasError() {
 		return
 	}
-	progress := readProgress(ctx, req.Private, r.engine.legacySteps())
+	progress := readProgress(ctx, req.Private, r.engine.info().legacySteps)
 	if progress.Done && !rot.rotates() && readDrift[D](ctx, req.Private).Empty() && oldSpec.Equal(newSpec) {
 		// Only Terraform-side settings changed (deletion_protection, timeouts,
 		// wo_version without a new value): nothing to do on the nodes.
-		r.engine.planObserved(&plan, &state, false)
+		r.planObserved(ctx, &plan, &state, false)
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
 	}
-	create, update, _ := r.engine.playbooks()
 	var res runner.Result
 	var err error
 	updated := progress.Done
 	if !progress.Done {
-		job, jerr := r.engine.createJob(newSpec)
-		job.Playbook, job.SkipSteps = create, progress.Completed
+		job, jerr := r.job(newSpec, newSpec, nil, *new(R), r.engine.info().create)
+		job.SkipSteps = progress.Completed
 		res, err = r.run(ctx, pb.Name.ValueString(), job, jerr, oldSpec.Secrets()...)
 		for _, s := range res.Completed {
 			if !slices.Contains(progress.Completed, s) {
@@ -333,8 +388,8 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 		progress.Done = err == nil
 		resp.Diagnostics.Append(writeProgress(ctx, resp.Private, progress)...)
 	} else {
-		job, jerr := r.engine.updateJob(oldSpec, newSpec, rot)
-		job.Playbook = update
+		ch := topology.Diff(r.engine.members(oldSpec), r.engine.members(newSpec))
+		job, jerr := r.job(oldSpec, newSpec, &ch, rot, r.engine.info().update)
 		res, err = r.run(ctx, pb.Name.ValueString(), job, jerr, oldSpec.Secrets()...)
 	}
 	if err != nil {
@@ -355,7 +410,7 @@ func (r *clusterResource[M, S, O, D, R]) Delete(ctx context.Context, req resourc
 		return
 	}
 	b := r.engine.base(&state)
-	if r.protected(b, readProgress(ctx, req.Private, r.engine.legacySteps())) {
+	if r.protected(b, readProgress(ctx, req.Private, r.engine.info().legacySteps)) {
 		resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Deletion protection is on",
 			fmt.Sprintf("%s has deletion_protection = true. Set it to false and apply before destroying.", r.object(b.Name.ValueString())))
 		return
@@ -368,9 +423,7 @@ func (r *clusterResource[M, S, O, D, R]) Delete(ctx context.Context, req resourc
 	if resp.Diagnostics.Append(d...); resp.Diagnostics.HasError() {
 		return
 	}
-	_, _, del := r.engine.playbooks()
-	job, err := r.engine.deleteJob(spec)
-	job.Playbook = del
+	job, err := r.job(spec, spec, nil, *new(R), r.engine.info().del)
 	if _, err := r.run(ctx, b.Name.ValueString(), job, err); err != nil {
 		runFailure(&resp.Diagnostics, "Delete", r.object(b.Name.ValueString()), err)
 	}
@@ -380,9 +433,9 @@ func (r *clusterResource[M, S, O, D, R]) Delete(ctx context.Context, req resourc
 // resource from what each node holds (see the engine's importer).
 func (r *clusterResource[M, S, O, D, R]) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	name, list, ok := strings.Cut(req.ID, "@")
-	if !ok || list == "" || !r.engine.validName(name) {
+	if !ok || list == "" || !r.engine.info().nameRE.MatchString(name) {
 		resp.Diagnostics.AddError("Invalid import id",
-			fmt.Sprintf("Want <name>@<address>,<address>,... (for example %s), got %q.", r.engine.importExample(), req.ID))
+			fmt.Sprintf("Want <name>@<address>,<address>,... (for example %s), got %q.", r.engine.info().importExample, req.ID))
 		return
 	}
 	if r.c == nil {

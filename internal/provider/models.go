@@ -17,6 +17,17 @@ var objectAsOptions = basetypes.ObjectAsOptions{UnhandledNullAsEmpty: true, Unha
 var timeoutsNull = timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{
 	"create": types.StringType, "update": types.StringType, "delete": types.StringType})}
 
+// knownObject decodes a known object attribute into a T; nil when it is
+// null or unknown.
+func knownObject[T any](ctx context.Context, o types.Object, diags *diag.Diagnostics) *T {
+	if o.IsNull() || o.IsUnknown() {
+		return nil
+	}
+	var v T
+	diags.Append(o.As(ctx, &v, objectAsOptions)...)
+	return &v
+}
+
 // clusterBase holds the attributes every cluster resource has; each
 // engine's model embeds it.
 type clusterBase struct {

@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
-	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/mysqlgr"
@@ -18,48 +17,28 @@ import (
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
-var (
-	_ resource.ResourceWithConfigure        = &mysqlClusterResource{}
-	_ resource.ResourceWithModifyPlan       = &mysqlClusterResource{}
-	_ resource.ResourceWithImportState      = &mysqlClusterResource{}
-	_ resource.ResourceWithConfigValidators = &mysqlClusterResource{}
-)
-
 // mysqlClusterResource is erawan_mysql_cluster: the shared cluster
 // lifecycle with the Group Replication engine.
 type mysqlClusterResource struct {
 	clusterResource[mysqlClusterModel, *mysqlgr.Spec, *mysqlgr.Observation, mysqlgr.Drift, mysqlRotation]
 }
 
-// NewMySQLClusterResource returns the erawan_mysql_cluster resource.
-func NewMySQLClusterResource() resource.Resource {
-	r := &mysqlClusterResource{}
-	r.engine = mysqlEngine{}
-	return r
-}
-
 // mysqlEngine is what erawan_mysql_cluster adds to clusterResource.
 type mysqlEngine struct{}
-
-var _ clusterEngine[mysqlClusterModel, *mysqlgr.Spec, *mysqlgr.Observation, mysqlgr.Drift, mysqlRotation] = mysqlEngine{}
 
 // mysqlRotation is true when an update rotates the cluster admin password.
 type mysqlRotation bool
 
 func (r mysqlRotation) rotates() bool { return bool(r) }
 
-func (mysqlEngine) text() engineText {
-	return engineText{kind: "MySQL", keeps: "the generated passwords and the group name", gone: " (no marker, no group)"}
+func (mysqlEngine) info() engineInfo {
+	return engineInfo{kind: "MySQL", keeps: "the generated passwords and the group name", gone: " (no marker, no group)",
+		typeSuffix: "_mysql_cluster", create: mysqlgr.PlaybookCreate, update: mysqlgr.PlaybookUpdate, del: mysqlgr.PlaybookDelete,
+		opTimeout: 45 * time.Minute, nameRE: mysqlClusterNameRE, importExample: "prodCluster@10.0.0.21,10.0.0.22,10.0.0.23"}
 }
-func (mysqlEngine) typeSuffix() string                     { return "_mysql_cluster" }
-func (mysqlEngine) base(m *mysqlClusterModel) *clusterBase { return &m.clusterBase }
-func (mysqlEngine) playbooks() (string, string, string) {
-	return mysqlgr.PlaybookCreate, mysqlgr.PlaybookUpdate, mysqlgr.PlaybookDelete
-}
-func (mysqlEngine) legacySteps() map[string]string { return nil }
-func (mysqlEngine) opTimeout() time.Duration       { return 45 * time.Minute }
-func (mysqlEngine) validName(name string) bool     { return mysqlClusterNameRE.MatchString(name) }
-func (mysqlEngine) importExample() string          { return "prodCluster@10.0.0.21,10.0.0.22,10.0.0.23" }
+
+func (mysqlEngine) base(m *mysqlClusterModel) *clusterBase    { return &m.clusterBase }
+func (mysqlEngine) members(s *mysqlgr.Spec) []topology.Member { return s.Nodes }
 
 func (m *mysqlClusterModel) routerEnabled() bool {
 	if m.Router.IsNull() || m.Router.IsUnknown() {
@@ -143,22 +122,20 @@ func (mysqlEngine) spec(ctx context.Context, m *mysqlClusterModel) (*mysqlgr.Spe
 		Router: m.routerEnabled(), RouterRWPort: 6446, RouterROPort: 6447,
 		AdminPassword: m.AdminPassword.ValueString(), DatabasePassword: m.DatabasePassword.ValueString(), RouterPassword: m.RouterPassword.ValueString(),
 	}
-	if !m.Database.IsNull() && !m.Database.IsUnknown() {
-		var db mysqlDatabaseModel
-		diags.Append(m.Database.As(ctx, &db, objectAsOptions)...)
+	if db := knownObject[mysqlDatabaseModel](ctx, m.Database, &diags); db != nil {
 		s.Database = &mysqlgr.Database{Name: db.Name.ValueString(), User: db.User.ValueString(), SSLRequired: db.SSLRequired.ValueBool()}
 	}
 	return s, diags
 }
 
-func mysqlJob(s *mysqlgr.Spec, ch *mysqlgr.Change) runner.Job {
-	return runner.Job{Hosts: s.Hosts(ch), Vars: s.Vars(ch), Secrets: s.Secrets()}
-}
-
-func (mysqlEngine) createJob(s *mysqlgr.Spec) (runner.Job, error) { return mysqlJob(s, nil), nil }
-func (mysqlEngine) deleteJob(s *mysqlgr.Spec) (runner.Job, error) { return mysqlJob(s, nil), nil }
-func (mysqlEngine) updateJob(old, next *mysqlgr.Spec, rot mysqlRotation) (runner.Job, error) {
-	return mysqlJob(next, &mysqlgr.Change{Change: topology.Diff(old.Nodes, next.Nodes), RotateAdmin: bool(rot)}), nil
+// job gives the MySQL playbooks their variables; an update (ch set) also
+// passes the removed members and whether the admin password rotates.
+func (mysqlEngine) job(_, s *mysqlgr.Spec, ch *topology.Change, rot mysqlRotation) (runner.Job, error) {
+	var removed []topology.Member
+	if ch != nil {
+		removed = ch.Removed
+	}
+	return runner.Job{Vars: s.Vars(removed, bool(rot)), Secrets: s.Secrets()}, nil
 }
 
 func (mysqlEngine) observe(ctx context.Context, c *clients, s *mysqlgr.Spec) *mysqlgr.Observation {
@@ -226,23 +203,14 @@ func (mysqlEngine) planSecrets(plan, state, config *mysqlClusterModel, diags *di
 		plan.DatabasePassword = types.StringNull()
 		changed = true
 	}
-	if !plan.Database.IsNull() && state.DatabasePassword.IsNull() {
-		plan.DatabasePassword = types.StringUnknown()
-		changed = true
-	}
-	if plan.routerEnabled() && state.RouterPassword.IsNull() {
-		plan.RouterPassword = types.StringUnknown()
-		changed = true
-	}
-	return changed
+	changed = planGenerated(&plan.DatabasePassword, !plan.Database.IsNull() && state.DatabasePassword.IsNull()) || changed
+	return planGenerated(&plan.RouterPassword, plan.routerEnabled() && state.RouterPassword.IsNull()) || changed
 }
 
 func (mysqlEngine) planObserved(plan, state *mysqlClusterModel, changed bool) {
+	plan.Primary = state.Primary
 	if changed {
-		plan.Members = types.ListUnknown(types.ObjectType{AttrTypes: mysqlMemberAttrTypes})
 		plan.Primary = types.StringUnknown()
-	} else {
-		plan.Members, plan.Primary = state.Members, state.Primary
 	}
 	if plan.routerEnabled() != state.routerEnabled() {
 		plan.RouterRWPort, plan.RouterROPort = types.Int64Unknown(), types.Int64Unknown()
@@ -284,10 +252,7 @@ func (mysqlEngine) keepOnFailure(keep, plan *mysqlClusterModel, completed []stri
 // setObserved fills primary, members and the Router ports from an observation.
 func (m *mysqlClusterModel) setObserved(obs *mysqlgr.Observation, nodes []topology.Member) diag.Diagnostics {
 	var diags diag.Diagnostics
-	status := map[string]mysqlgr.NodeStatus{}
-	for _, s := range obs.Nodes {
-		status[s.Name] = s
-	}
+	status := topology.ByName(obs.Nodes)
 	byAddr := map[string]string{}
 	var members []attr.Value
 	for _, n := range nodes {

@@ -2,8 +2,8 @@ package provider
 
 import (
 	"context"
-	"strconv"
 	"regexp"
+	"strconv"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"

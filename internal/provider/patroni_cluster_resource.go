@@ -3,13 +3,13 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
-	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/patroni"
@@ -19,29 +19,14 @@ import (
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
-var (
-	_ resource.ResourceWithConfigure   = &patroniClusterResource{}
-	_ resource.ResourceWithModifyPlan  = &patroniClusterResource{}
-	_ resource.ResourceWithImportState = &patroniClusterResource{}
-)
-
 // patroniClusterResource is erawan_patroni_cluster: the shared cluster
 // lifecycle with the Patroni engine.
 type patroniClusterResource struct {
 	clusterResource[patroniClusterModel, *pgcluster.Spec, *pgcluster.Observation, pgcluster.Drift, patroniRotation]
 }
 
-// NewPatroniClusterResource returns the erawan_patroni_cluster resource.
-func NewPatroniClusterResource() resource.Resource {
-	r := &patroniClusterResource{}
-	r.engine = patroniEngine{}
-	return r
-}
-
 // patroniEngine is what erawan_patroni_cluster adds to clusterResource.
 type patroniEngine struct{}
-
-var _ clusterEngine[patroniClusterModel, *pgcluster.Spec, *pgcluster.Observation, pgcluster.Drift, patroniRotation] = patroniEngine{}
 
 // patroniRotation maps PostgreSQL roles to the SCRAM verifiers of their new
 // passwords.
@@ -49,18 +34,15 @@ type patroniRotation map[string]string
 
 func (r patroniRotation) rotates() bool { return len(r) > 0 }
 
-func (patroniEngine) text() engineText {
-	return engineText{kind: "Patroni", keeps: "the generated passwords"}
+func (patroniEngine) info() engineInfo {
+	return engineInfo{kind: "Patroni", keeps: "the generated passwords", typeSuffix: "_patroni_cluster",
+		create: pgcluster.PlaybookCreate, update: pgcluster.PlaybookUpdate, del: pgcluster.PlaybookDelete,
+		legacySteps: pgcluster.LegacySteps, opTimeout: 30 * time.Minute, nameRE: clusterNameRE,
+		importExample: "orders@10.0.0.11,10.0.0.12,10.0.0.13"}
 }
-func (patroniEngine) typeSuffix() string                       { return "_patroni_cluster" }
-func (patroniEngine) base(m *patroniClusterModel) *clusterBase { return &m.clusterBase }
-func (patroniEngine) playbooks() (string, string, string) {
-	return pgcluster.PlaybookCreate, pgcluster.PlaybookUpdate, pgcluster.PlaybookDelete
-}
-func (patroniEngine) legacySteps() map[string]string { return pgcluster.LegacySteps }
-func (patroniEngine) opTimeout() time.Duration       { return 30 * time.Minute }
-func (patroniEngine) validName(name string) bool     { return clusterNameRE.MatchString(name) }
-func (patroniEngine) importExample() string          { return "orders@10.0.0.11,10.0.0.12,10.0.0.13" }
+
+func (patroniEngine) base(m *patroniClusterModel) *clusterBase    { return &m.clusterBase }
+func (patroniEngine) members(s *pgcluster.Spec) []topology.Member { return s.Nodes }
 
 func (patroniEngine) prepareCreate(_ context.Context, _ *clients, plan, config *patroniClusterModel, diags *diag.Diagnostics) {
 	cfgPw := config.passwords()
@@ -105,31 +87,20 @@ func (patroniEngine) spec(ctx context.Context, m *patroniClusterModel) (*pgclust
 	if !m.Parameters.IsNull() {
 		diags.Append(m.Parameters.ElementsAs(ctx, &s.Parameters, false)...)
 	}
-	if !m.Database.IsNull() && !m.Database.IsUnknown() {
-		var db patroniDatabaseModel
-		diags.Append(m.Database.As(ctx, &db, objectAsOptions)...)
+	if db := knownObject[patroniDatabaseModel](ctx, m.Database, &diags); db != nil {
 		s.Database = &pgcluster.Database{Name: db.Name.ValueString(), Owner: db.Owner.ValueString(), Password: m.DatabasePassword.ValueString()}
 	}
 	return s, diags
 }
 
-func patroniJob(s *pgcluster.Spec, ch *pgcluster.Change) (runner.Job, error) {
-	vars, err := s.Vars(ch)
-	job := runner.Job{Hosts: s.Hosts(ch), Vars: vars, Secrets: s.Secrets()}
-	if ch != nil {
-		for _, v := range ch.RotateVerifiers {
-			job.Secrets = append(job.Secrets, v)
-		}
+// job gives the Patroni playbooks their variables; an update (ch set) also
+// passes the PATCH /config body and the SCRAM verifiers of rotated passwords.
+func (patroniEngine) job(old, s *pgcluster.Spec, ch *topology.Change, rot patroniRotation) (runner.Job, error) {
+	if ch == nil {
+		old = nil
 	}
-	return job, err
-}
-
-func (patroniEngine) createJob(s *pgcluster.Spec) (runner.Job, error) { return patroniJob(s, nil) }
-func (patroniEngine) deleteJob(s *pgcluster.Spec) (runner.Job, error) { return patroniJob(s, nil) }
-func (patroniEngine) updateJob(old, next *pgcluster.Spec, rot patroniRotation) (runner.Job, error) {
-	ch := pgcluster.ChangeBetween(old, next)
-	ch.RotateVerifiers = rot
-	return patroniJob(next, ch)
+	vars, err := s.Vars(old, rot)
+	return runner.Job{Vars: vars, Secrets: append(s.Secrets(), slices.Collect(maps.Values(rot))...)}, err
 }
 
 func (patroniEngine) observe(ctx context.Context, c *clients, s *pgcluster.Spec) *pgcluster.Observation {
@@ -162,20 +133,14 @@ func (patroniEngine) planSecrets(plan, state, config *patroniClusterModel, diags
 		*p.value = types.StringUnknown()
 		changed = true
 	}
-	if !plan.Database.IsNull() && state.DatabasePassword.IsNull() {
-		plan.DatabasePassword = types.StringUnknown()
-		changed = true
-	}
-	return changed
+	return planGenerated(&plan.DatabasePassword, !plan.Database.IsNull() && state.DatabasePassword.IsNull()) || changed
 }
 
 func (patroniEngine) planObserved(plan, state *patroniClusterModel, changed bool) {
+	plan.Leader = state.Leader
 	if changed {
-		plan.Members = types.ListUnknown(types.ObjectType{AttrTypes: memberAttrTypes})
 		plan.Leader = types.StringUnknown()
-		return
 	}
-	plan.Members, plan.Leader = state.Members, state.Leader
 }
 
 func (patroniEngine) resolveSecrets(plan, state, config *patroniClusterModel, diags *diag.Diagnostics) patroniRotation {
@@ -223,10 +188,7 @@ func (patroniEngine) keepOnFailure(keep, plan *patroniClusterModel, completed []
 // the keys the configuration manages, so drift in them shows in the plan.
 func (m *patroniClusterModel) setObserved(ctx context.Context, obs *pgcluster.Observation, nodes []topology.Member, refreshConfig bool) diag.Diagnostics {
 	var diags diag.Diagnostics
-	status := map[string]pgcluster.NodeStatus{}
-	for _, s := range obs.Nodes {
-		status[s.Name] = s
-	}
+	status := topology.ByName(obs.Nodes)
 	view := obs.Cluster
 	var members []attr.Value
 	seen := map[string]bool{}

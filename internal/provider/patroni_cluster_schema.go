@@ -38,7 +38,6 @@ var memberAttrTypes = map[string]attr.Type{
 
 var patroniDatabaseAttrTypes = map[string]attr.Type{"name": types.StringType, "owner": types.StringType}
 
-
 func (r *patroniClusterResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	attrs := map[string]schema.Attribute{
 		"id": schema.StringAttribute{Computed: true,

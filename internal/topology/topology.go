@@ -26,6 +26,39 @@ type NodeStatus struct {
 // Reached reports whether the node answered over SSH.
 func (s NodeStatus) Reached() bool { return s.SSHError == nil }
 
+// Status returns s itself; an engine's status type that embeds NodeStatus
+// gets it too, for Statuses and Reachable.
+func (s NodeStatus) Status() NodeStatus { return s }
+
+// Statuses returns the reachability part of an engine's node statuses.
+func Statuses[T interface{ Status() NodeStatus }](nodes []T) []NodeStatus {
+	out := make([]NodeStatus, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.Status()
+	}
+	return out
+}
+
+// ByName indexes node statuses by member name.
+func ByName[T interface{ Status() NodeStatus }](nodes []T) map[string]T {
+	out := make(map[string]T, len(nodes))
+	for _, n := range nodes {
+		out[n.Status().Name] = n
+	}
+	return out
+}
+
+// Reachable counts the nodes that answered.
+func Reachable[T interface{ Status() NodeStatus }](nodes []T) int {
+	n := 0
+	for _, s := range nodes {
+		if s.Status().Reached() {
+			n++
+		}
+	}
+	return n
+}
+
 // Change is the member diff of an in-place update, matched by member name.
 type Change struct {
 	Added   []string // names of members to add, in desired order
