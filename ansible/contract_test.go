@@ -14,27 +14,33 @@ import (
 	"strings"
 	"testing"
 
-	bundle "github.com/erawan-cluster/terraform-provider-erawan/ansible"
 	"gopkg.in/yaml.v3"
+
+	bundle "github.com/erawan-cluster/terraform-provider-erawan/ansible"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/haproxy"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/mysqlgr"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/pgcluster"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/testbin"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
 // The Go→Ansible contract: the playbooks of each engine, their steps in
 // order (a step is a play named and tagged after it that runs exactly the
-// role <engine>_<step>), and the extra vars the provider sends to every run
-// of that engine's playbooks.
+// role <engine>_<step>), both as the Go side names them, and the extra vars
+// the Go side really sends to every run of that engine's playbooks.
 var playbooks = []struct {
 	file, engine string
 	steps        []string
 	vars         func() map[string]any
 	missing      string // a variable the first step's role needs
 }{
-	{"patroni_create.yml", "patroni", []string{"preflight", "etcd", "configure", "bootstrap", "join", "verify", "database"}, patroniVars, "erawan_cluster_id"},
-	{"patroni_update.yml", "patroni", []string{"preflight", "remove_members", "membership", "add_members", "passwords", "converge", "dynamic_config", "database", "verify"}, patroniVars, "erawan_cluster_id"},
-	{"patroni_delete.yml", "patroni", []string{"teardown"}, patroniVars, "erawan_cluster"},
-	{"mysql_create.yml", "mysql", []string{"preflight", "configure", "bootstrap", "join", "check_service", "router", "verify", "database"}, mysqlVars, "erawan_mysql_group_name"},
-	{"mysql_update.yml", "mysql", []string{"preflight", "primary_handover", "remove_members", "membership", "add_members", "converge", "passwords", "check_service", "router", "database", "verify"}, mysqlVars, "erawan_mysql_group_name"},
-	{"mysql_delete.yml", "mysql", []string{"teardown"}, mysqlVars, "erawan_mysql_group_name"},
-	{"haproxy_tenant.yml", "haproxy", []string{"tenant"}, haproxyVars, "erawan_tenant_file"},
+	{pgcluster.PlaybookCreate, "patroni", pgcluster.CreateSteps, patroniVars, "erawan_cluster_id"},
+	{pgcluster.PlaybookUpdate, "patroni", pgcluster.UpdateSteps, patroniUpdateVars, "erawan_cluster_id"},
+	{pgcluster.PlaybookDelete, "patroni", pgcluster.DeleteSteps, patroniVars, "erawan_cluster"},
+	{mysqlgr.PlaybookCreate, "mysql", mysqlgr.CreateSteps, mysqlVars, "erawan_mysql_group_name"},
+	{mysqlgr.PlaybookUpdate, "mysql", mysqlgr.UpdateSteps, mysqlVars, "erawan_mysql_group_name"},
+	{mysqlgr.PlaybookDelete, "mysql", mysqlgr.DeleteSteps, mysqlVars, "erawan_mysql_group_name"},
+	{haproxy.Playbook, "haproxy", haproxy.Steps, haproxyVars, "erawan_tenant_file"},
 }
 
 // Go variables that no role reads: the plays' own conditions read them
@@ -45,69 +51,58 @@ var notRoleInputs = map[string]string{
 	"erawan_mysql_router_ro_port": "not read by the playbooks",
 }
 
-func patroniVars() map[string]any {
-	return map[string]any{
-		"erawan_cluster":            "main",
-		"erawan_cluster_id":         "0f6f3b9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
-		"erawan_pg_version":         16,
-		"erawan_pg_port":            5432,
-		"erawan_patroni_port":       8008,
-		"erawan_etcd_client_port":   2379,
-		"erawan_etcd_peer_port":     2380,
-		"erawan_allowed_cidrs":      []string{"10.0.0.0/24"},
-		"erawan_parameters":         map[string]string{"max_connections": "200"},
-		"erawan_synchronous_mode":   false,
-		"erawan_database":           map[string]string{"name": "app", "owner": "app", "password_verifier": "SCRAM-SHA-256$4096:c2FsdA==$a2V5:c2VydmVy"},
-		"erawan_marker_content":     map[string]any{"id": "0f6f3b9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b", "name": "main"},
-		"erawan_config_patch":       map[string]any{"postgresql": map[string]any{"parameters": map[string]any{"work_mem": "8MB"}}},
-		"erawan_parameters_changed": []string{"work_mem"},
-		"erawan_rotate_verifiers":   map[string]string{"postgres": "SCRAM-SHA-256$4096:c2FsdA==$a2V5:c2VydmVy"},
-		"erawan_passwords":          map[string]string{"superuser": "pw-super", "replication": "pw-repl", "rewind": "pw-rewind", "restapi": "pw-rest"},
+// asMap is v as the playbooks receive it: its JSON object.
+func asMap(v any, err error) map[string]any {
+	if err != nil {
+		panic(err)
 	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		panic(err)
+	}
+	return m
 }
 
+var testMembers = []topology.Member{{Name: "pg1", Address: "127.0.0.1"}, {Name: "pg2", Address: "127.0.0.2"}, {Name: "pg3", Address: "127.0.0.3"}}
+
+func patroniSpec() *pgcluster.Spec {
+	return &pgcluster.Spec{Name: "main", ID: "main-0f6f3b9e1c2d", PostgresVersion: 16, Nodes: testMembers,
+		PostgresPort: 5432, PatroniPort: 8008, EtcdClientPort: 2379, EtcdPeerPort: 2380,
+		AllowedCIDRs: []string{"10.0.0.0/24"}, Parameters: map[string]string{"max_connections": "200"},
+		Database:  &pgcluster.Database{Name: "app", Owner: "app", Password: "pw-app"},
+		Passwords: pgcluster.Passwords{Superuser: "pw-super", Replication: "pw-repl", Rewind: "pw-rewind", RestAPI: "pw-rest"}}
+}
+
+// patroniVars are the real variables of a Patroni create or delete.
+func patroniVars() map[string]any { return asMap(patroniSpec().Vars(nil, nil)) }
+
+// patroniUpdateVars are those of an update that changes a parameter and
+// rotates the superuser's password.
+func patroniUpdateVars() map[string]any {
+	old, next := patroniSpec(), patroniSpec()
+	next.Parameters["work_mem"] = "8MB"
+	return asMap(next.Vars(old, map[string]string{"postgres": "SCRAM-SHA-256$4096:c2FsdA==$a2V5:c2VydmVy"}))
+}
+
+// mysqlVars are the real variables of a MySQL run that removes a member,
+// rotates the admin password and has a database and Router.
 func mysqlVars() map[string]any {
-	return map[string]any{
-		"erawan_cluster":          "shop",
-		"erawan_cluster_id":       "7d3c2b1a-0f9e-4d8c-b7a6-5f4e3d2c1b0a",
-		"erawan_mysql_group_name": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
-		"erawan_mysql_port":       3306,
-		"erawan_mysql_group_port": 33061,
-		"erawan_mysql_management": "group_replication",
-		"erawan_mysql_admin_user": "clusteradmin",
-		"erawan_mysql_members": map[string]any{
-			"pg1": map[string]any{"address": "127.0.0.1", "server_id": 11},
-			"pg2": map[string]any{"address": "127.0.0.2", "server_id": 12},
-			"pg3": map[string]any{"address": "127.0.0.3", "server_id": 13},
-		},
-		"erawan_mysql_group_seeds":        "127.0.0.1:33061,127.0.0.2:33061,127.0.0.3:33061",
-		"erawan_mysql_ip_allowlist":       "127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.1",
-		"erawan_mysql_removed_addresses":  []string{"127.0.0.4"},
-		"erawan_mysql_router":             true,
-		"erawan_mysql_router_rw_port":     6446,
-		"erawan_mysql_router_ro_port":     6447,
-		"erawan_mysql_check_port":         9201,
-		"erawan_mysql_database":           map[string]any{"name": "app", "name_sql": "`app`", "user": "app", "user_sql": "'app'", "ssl_required": false, "password_sql": "'app-pw'"},
-		"erawan_marker_content":           map[string]any{"id": "7d3c2b1a-0f9e-4d8c-b7a6-5f4e3d2c1b0a", "name": "shop"},
-		"erawan_mysql_admin_password":     "admin-pw",
-		"erawan_mysql_admin_password_sql": "'admin-pw'",
-		"erawan_mysql_router_password":    "router-pw",
-		"erawan_mysql_rotate_admin":       true,
-		"erawan_mysql_scripts":            map[string]string{},
-	}
+	s := &mysqlgr.Spec{Name: "shop", ID: "shop-7d3c2b1a0f9e", GroupName: "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", Nodes: testMembers,
+		MySQLPort: 3306, GroupPort: 33061, Management: mysqlgr.ModeGroupReplication, ClusterAdminUser: "clusteradmin",
+		Router: true, RouterRWPort: 6446, RouterROPort: 6447, PrimaryCheckPort: 9201,
+		Database:      &mysqlgr.Database{Name: "app", User: "app"},
+		AdminPassword: "admin-pw", DatabasePassword: "app-pw", RouterPassword: "router-pw"}
+	return asMap(s.Vars([]topology.Member{{Name: "pg4", Address: "127.0.0.4"}}, true), nil)
 }
 
+// haproxyVars are the real variables of a tenant write.
 func haproxyVars() map[string]any {
-	return map[string]any{
-		"erawan_tenant_name":       "shop",
-		"erawan_tenant_state":      "present",
-		"erawan_tenant_config":     "listen shop\n  bind 127.0.0.1:15432\n",
-		"erawan_tenant_file":       "/etc/haproxy/erawan.d/shop.cfg",
-		"erawan_tenant_ports":      []int{15432},
-		"erawan_tenant_check_host": "127.0.0.1",
-		"erawan_haproxy_confd":     "/etc/haproxy/erawan.d",
-		"erawan_haproxy_main":      "/etc/haproxy/haproxy.cfg",
-	}
+	t := haproxy.Tenant{Name: "shop", BindAddress: "127.0.0.1", ReadWritePort: 15432}
+	return asMap(haproxy.PlaybookVars(t, haproxy.StatePresent, "listen shop\n  bind 127.0.0.1:15432\n"), nil)
 }
 
 // Every host connects locally (no SSH), and every group the provider sends
@@ -132,14 +127,7 @@ const inventory = `all:
 // when it is missing (a failure when CI=true).
 func ansiblePlaybook(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("ansible-playbook")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("ansible-playbook is not on PATH (required when CI=true): %v", err)
-		}
-		t.Skip("ansible-playbook is not on PATH")
-	}
-	return p
+	return testbin.Require(t, "ansible-playbook", "the playbooks' syntax and argument specs are checked by ansible-core itself")
 }
 
 // extract writes the bundle and the inventory to a temporary directory, as

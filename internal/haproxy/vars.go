@@ -6,6 +6,18 @@ const (
 	MainConfig = "/etc/haproxy/haproxy.cfg" // validated together with ConfDir
 )
 
+// The tenant playbook and its one step (a play tagged with its name that
+// runs the role haproxy_<step>).
+const (
+	Playbook   = "haproxy_tenant.yml"
+	StepTenant = "tenant"
+	// Group holds the proxy host of a run.
+	Group = "erawan_proxy"
+)
+
+// Steps of the tenant playbook, in order.
+var Steps = []string{StepTenant}
+
 // States of a tenant's file for the haproxy_tenant playbook.
 const (
 	StatePresent = "present"

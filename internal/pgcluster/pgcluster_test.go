@@ -6,9 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
 
-	bundle "github.com/erawan-cluster/terraform-provider-erawan/ansible"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/patroni"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/testspec"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
@@ -74,36 +72,6 @@ func TestMarkerHoldsNoRolePasswords(t *testing.T) {
 	for _, p := range []string{"su-secret", "repl-secret", "rw-secret", "api-secret"} {
 		if strings.Contains(string(b), p) {
 			t.Fatalf("marker leaks %s: %s", p, b)
-		}
-	}
-}
-
-// The step lists name the plays of the embedded playbooks, in order; each
-// play is tagged with its own name so --skip-tags can resume.
-func TestStepsMatchPlaybooks(t *testing.T) {
-	for file, steps := range map[string][]string{
-		"patroni_create.yml": CreateSteps, "patroni_update.yml": UpdateSteps, "patroni_delete.yml": DeleteSteps,
-	} {
-		b, err := bundle.Bundle.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plays []struct {
-			Name string   `yaml:"name"`
-			Tags []string `yaml:"tags"`
-		}
-		if err := yaml.Unmarshal(b, &plays); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		var names []string
-		for _, p := range plays {
-			names = append(names, p.Name)
-			if len(p.Tags) != 1 || p.Tags[0] != p.Name {
-				t.Errorf("%s: play %q is tagged %v, want [%s]", file, p.Name, p.Tags, p.Name)
-			}
-		}
-		if strings.Join(names, ",") != strings.Join(steps, ",") {
-			t.Errorf("%s plays %v, want %v", file, names, steps)
 		}
 	}
 }

@@ -209,8 +209,8 @@ func (r *haproxyTenantResource) run(ctx context.Context, m *tenantModel, state s
 	rn := r.c.runner
 	rn.OnEvent = ansibleLogger(ctx, "tenant", name)
 	_, err := rn.Run(ctx, runner.Job{
-		Playbook: "haproxy_tenant.yml",
-		Hosts:    []runner.Host{{Name: m.Host.ValueString(), Address: m.Host.ValueString(), Groups: []string{"erawan_proxy"}}},
+		Playbook: haproxy.Playbook,
+		Hosts:    []runner.Host{{Name: m.Host.ValueString(), Address: m.Host.ValueString(), Groups: []string{haproxy.Group}}},
 		Vars: haproxy.PlaybookVars(haproxy.Tenant{Name: name, BindAddress: m.BindAddress.ValueString(),
 			ReadWritePort: int(m.ReadWritePort.ValueInt64()), ReadOnlyPort: int(m.ReadOnlyPort.ValueInt64())}, state, text),
 	})
