@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/patroni"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/testspec"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
