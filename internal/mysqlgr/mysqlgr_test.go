@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/testspec"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
@@ -182,5 +183,21 @@ func TestVars(t *testing.T) {
 	}
 	if _, ok := v.Scripts["create_cluster"]; ok {
 		t.Error("group_replication mode renders no MySQL Shell scripts")
+	}
+}
+
+// Spec.Equal decides whether Update runs a playbook: a field it does not
+// compare would make a change of that field silently do nothing.
+func TestSpecEqualCoversEveryField(t *testing.T) {
+	full := func() *Spec {
+		s := spec()
+		s.Router, s.RouterRWPort, s.RouterROPort, s.RouterPassword = true, 6446, 6447, "routerpw"
+		return s
+	}
+	testspec.EqualCoversEveryField(t, full, (*Spec).Equal, nil)
+	a, b := spec(), spec()
+	a.Database, b.Database, b.DatabasePassword = nil, nil, "other"
+	if !a.Equal(b) {
+		t.Error("without a database its password is not an input")
 	}
 }

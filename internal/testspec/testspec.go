@@ -47,8 +47,11 @@ func mutate(v reflect.Value) {
 		v.SetUint(v.Uint() + 1)
 	case reflect.Bool:
 		v.SetBool(!v.Bool())
-	case reflect.Slice:
-		v.Set(reflect.Append(v.Slice(0, v.Len()-1), reflect.Zero(v.Type().Elem())))
+	case reflect.Slice: // a fresh slice: the base's backing array may be shared
+		n := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		reflect.Copy(n, v)
+		n.Index(n.Len() - 1).Set(reflect.Zero(v.Type().Elem()))
+		v.Set(n)
 	case reflect.Map:
 		m := reflect.MakeMap(v.Type())
 		m.SetMapIndex(reflect.Zero(v.Type().Key()), reflect.Zero(v.Type().Elem()))
