@@ -42,26 +42,6 @@ func NewHAProxyTenantResource() resource.Resource { return &haproxyTenantResourc
 
 type haproxyTenantResource struct{ c *clients }
 
-type tenantModel struct {
-	ID                 types.String   `tfsdk:"id"`
-	Name               types.String   `tfsdk:"name"`
-	Host               types.String   `tfsdk:"host"`
-	Engine             types.String   `tfsdk:"engine"`
-	ReadWritePort      types.Int64    `tfsdk:"read_write_port"`
-	ReadOnlyPort       types.Int64    `tfsdk:"read_only_port"`
-	BindAddress        types.String   `tfsdk:"bind_address"`
-	Backends           types.List     `tfsdk:"backends"`
-	BackendPort        types.Int64    `tfsdk:"backend_port"`
-	HealthCheckPort    types.Int64    `tfsdk:"health_check_port"`
-	HealthCheckTLS     types.Bool     `tfsdk:"health_check_tls"`
-	MaxReplicaLagBytes types.Int64    `tfsdk:"max_replica_lag_bytes"`
-	AllowedCIDRs       types.List     `tfsdk:"allowed_cidrs"`
-	MaxConn            types.Int64    `tfsdk:"maxconn"`
-	RenderedConfig     types.String   `tfsdk:"rendered_config"`
-	ConfigSHA256       types.String   `tfsdk:"config_sha256"`
-	Timeouts           timeouts.Value `tfsdk:"timeouts"`
-}
-
 func (r *haproxyTenantResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_haproxy_tenant"
 }

@@ -159,3 +159,38 @@ type mysqlDatabaseModel struct {
 	User        types.String `tfsdk:"user"`
 	SSLRequired types.Bool   `tfsdk:"ssl_required"`
 }
+
+// tenantModel is erawan_haproxy_tenant.
+type tenantModel struct {
+	ID                 types.String   `tfsdk:"id"`
+	Name               types.String   `tfsdk:"name"`
+	Host               types.String   `tfsdk:"host"`
+	Engine             types.String   `tfsdk:"engine"`
+	ReadWritePort      types.Int64    `tfsdk:"read_write_port"`
+	ReadOnlyPort       types.Int64    `tfsdk:"read_only_port"`
+	BindAddress        types.String   `tfsdk:"bind_address"`
+	Backends           types.List     `tfsdk:"backends"`
+	BackendPort        types.Int64    `tfsdk:"backend_port"`
+	HealthCheckPort    types.Int64    `tfsdk:"health_check_port"`
+	HealthCheckTLS     types.Bool     `tfsdk:"health_check_tls"`
+	MaxReplicaLagBytes types.Int64    `tfsdk:"max_replica_lag_bytes"`
+	AllowedCIDRs       types.List     `tfsdk:"allowed_cidrs"`
+	MaxConn            types.Int64    `tfsdk:"maxconn"`
+	RenderedConfig     types.String   `tfsdk:"rendered_config"`
+	ConfigSHA256       types.String   `tfsdk:"config_sha256"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+}
+
+// healthModel is the erawan_patroni_cluster data source.
+type healthModel struct {
+	Addresses         types.List   `tfsdk:"addresses"`
+	PatroniPort       types.Int64  `tfsdk:"patroni_port"`
+	MaxLagBytes       types.Int64  `tfsdk:"max_lag_bytes"`
+	Scope             types.String `tfsdk:"scope"`
+	Leader            types.String `tfsdk:"leader"`
+	Timeline          types.Int64  `tfsdk:"timeline"`
+	Members           types.List   `tfsdk:"members"`
+	StreamingReplicas types.Int64  `tfsdk:"streaming_replicas"`
+	Healthy           types.Bool   `tfsdk:"healthy"`
+	Problems          types.List   `tfsdk:"problems"`
+}

@@ -25,19 +25,6 @@ func NewPatroniClusterDataSource() datasource.DataSource { return &patroniCluste
 
 type patroniClusterDataSource struct{ c *clients }
 
-type healthModel struct {
-	Addresses         types.List   `tfsdk:"addresses"`
-	PatroniPort       types.Int64  `tfsdk:"patroni_port"`
-	MaxLagBytes       types.Int64  `tfsdk:"max_lag_bytes"`
-	Scope             types.String `tfsdk:"scope"`
-	Leader            types.String `tfsdk:"leader"`
-	Timeline          types.Int64  `tfsdk:"timeline"`
-	Members           types.List   `tfsdk:"members"`
-	StreamingReplicas types.Int64  `tfsdk:"streaming_replicas"`
-	Healthy           types.Bool   `tfsdk:"healthy"`
-	Problems          types.List   `tfsdk:"problems"`
-}
-
 var healthMemberTypes = map[string]attr.Type{
 	"name": types.StringType, "host": types.StringType, "role": types.StringType, "state": types.StringType,
 	"timeline": types.Int64Type, "lag_bytes": types.Int64Type,

@@ -68,7 +68,7 @@ func (p *patroniImporter) model(ctx context.Context, id string, nodes []topology
 	mk := p.marker
 	st := patroniClusterModel{
 		clusterBase: clusterBase{ID: types.StringValue(id), Name: types.StringValue(p.name), Nodes: nodesValue(nodes),
-			DeletionProtection: types.BoolValue(true), Members: types.ListNull(types.ObjectType{AttrTypes: memberAttrTypes}), Timeouts: timeoutsNull},
+			DeletionProtection: types.BoolValue(true), Members: types.ListNull(types.ObjectType{AttrTypes: patroniMemberAttrTypes}), Timeouts: timeoutsNull},
 		PostgresVersion: types.Int64Value(int64(mk.PostgresVersion)),
 		PostgresPort:    types.Int64Value(int64(mk.PostgresPort)), PatroniPort: types.Int64Value(int64(mk.PatroniPort)),
 		EtcdClientPort: types.Int64Value(int64(mk.EtcdClientPort)), EtcdPeerPort: types.Int64Value(int64(mk.EtcdPeerPort)),

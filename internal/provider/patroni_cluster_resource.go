@@ -63,7 +63,7 @@ func (patroniEngine) prepareCreate(_ context.Context, _ *clients, plan, config *
 		*p.value = types.StringValue(gen)
 	}
 	plan.Leader = types.StringNull()
-	plan.Members = types.ListNull(types.ObjectType{AttrTypes: memberAttrTypes})
+	plan.Members = types.ListNull(types.ObjectType{AttrTypes: patroniMemberAttrTypes})
 }
 
 // spec builds the playbook spec of a fully known model.
@@ -193,7 +193,7 @@ func (m *patroniClusterModel) setObserved(ctx context.Context, obs *pgcluster.Ob
 	var members []attr.Value
 	seen := map[string]bool{}
 	add := func(name, address string, pm *patroni.Member) {
-		obj, d := types.ObjectValue(memberAttrTypes, patroniMemberValue(name, address, status[name], pm))
+		obj, d := types.ObjectValue(patroniMemberAttrTypes, patroniMemberValue(name, address, status[name], pm))
 		diags.Append(d...)
 		members = append(members, obj)
 		seen[name] = true
@@ -218,7 +218,7 @@ func (m *patroniClusterModel) setObserved(ctx context.Context, obs *pgcluster.Ob
 	} else if m.Leader.IsUnknown() {
 		m.Leader = types.StringNull()
 	}
-	list, d := types.ListValue(types.ObjectType{AttrTypes: memberAttrTypes}, members)
+	list, d := types.ListValue(types.ObjectType{AttrTypes: patroniMemberAttrTypes}, members)
 	diags.Append(d...)
 	m.Members = list
 	if refreshConfig && obs.Parameters != nil && !m.Parameters.IsNull() {

@@ -31,7 +31,7 @@ var passwordKinds = []struct {
 
 var nodeAttrTypes = map[string]attr.Type{"name": types.StringType, "address": types.StringType}
 
-var memberAttrTypes = map[string]attr.Type{
+var patroniMemberAttrTypes = map[string]attr.Type{
 	"name": types.StringType, "address": types.StringType, "role": types.StringType, "state": types.StringType,
 	"timeline": types.Int64Type, "lag_bytes": types.Int64Type, "etcd_state": types.StringType,
 }
