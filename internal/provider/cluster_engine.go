@@ -1,0 +1,117 @@
+package provider
+
+import (
+	"context"
+	"regexp"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/mysqlgr"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/pgcluster"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/runner"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
+)
+
+var (
+	_ resource.ResourceWithConfigure        = &patroniClusterResource{}
+	_ resource.ResourceWithModifyPlan       = &patroniClusterResource{}
+	_ resource.ResourceWithImportState      = &patroniClusterResource{}
+	_ resource.ResourceWithConfigure        = &mysqlClusterResource{}
+	_ resource.ResourceWithModifyPlan       = &mysqlClusterResource{}
+	_ resource.ResourceWithImportState      = &mysqlClusterResource{}
+	_ resource.ResourceWithConfigValidators = &mysqlClusterResource{}
+
+	_ clusterEngine[patroniClusterModel, *pgcluster.Spec, *pgcluster.Observation, pgcluster.Drift, patroniRotation] = patroniEngine{}
+	_ clusterEngine[mysqlClusterModel, *mysqlgr.Spec, *mysqlgr.Observation, mysqlgr.Drift, mysqlRotation]           = mysqlEngine{}
+)
+
+// NewPatroniClusterResource returns the erawan_patroni_cluster resource.
+func NewPatroniClusterResource() resource.Resource {
+	return &patroniClusterResource{clusterResource[patroniClusterModel, *pgcluster.Spec, *pgcluster.Observation, pgcluster.Drift, patroniRotation]{engine: patroniEngine{}}}
+}
+
+// NewMySQLClusterResource returns the erawan_mysql_cluster resource.
+func NewMySQLClusterResource() resource.Resource {
+	return &mysqlClusterResource{clusterResource[mysqlClusterModel, *mysqlgr.Spec, *mysqlgr.Observation, mysqlgr.Drift, mysqlRotation]{engine: mysqlEngine{}}}
+}
+
+// clusterSpec is an engine's desired cluster.
+type clusterSpec[S any] interface {
+	Equal(S) bool
+	Secrets() []string
+}
+
+// clusterObservation is an engine's reading of the nodes.
+type clusterObservation interface {
+	Statuses() []topology.NodeStatus
+	Reachable() int
+	Gone() bool
+}
+
+// rotation is what an update changes among secrets the nodes hold.
+type rotation interface{ rotates() bool }
+
+// engineInfo is what an engine fixes once: names, playbooks, defaults and
+// what the shared messages say of it.
+type engineInfo struct {
+	kind          string // "Patroni", "MySQL": "<kind> cluster \"name\""
+	keeps         string // what the state keeps after a failed create
+	gone          string // how Read knows the cluster is gone
+	typeSuffix    string // "_patroni_cluster"
+	create        string // playbook files
+	update        string
+	del           string
+	legacySteps   map[string]string // step names of earlier releases -> today's
+	opTimeout     time.Duration     // default of the create and update timeouts
+	nameRE        *regexp.Regexp    // valid cluster names
+	importExample string            // an import id
+}
+
+// clusterEngine is what one engine supplies to clusterResource.
+type clusterEngine[M any, S clusterSpec[S], O clusterObservation, D driftReport, R rotation] interface {
+	info() engineInfo
+	base(m *M) *clusterBase
+	members(s S) []topology.Member
+
+	// prepareCreate fills what Create generates (passwords, modes) and
+	// sets the observed attributes to null.
+	prepareCreate(ctx context.Context, c *clients, plan, config *M, diags *diag.Diagnostics)
+	spec(ctx context.Context, m *M) (S, diag.Diagnostics)
+	// job returns the variables and secrets of a playbook run: a create or
+	// delete (ch nil), or an update from old (ch: the member diff).
+	job(old, s S, ch *topology.Change, rot R) (runner.Job, error)
+
+	// observe reads the nodes; refresh sets the observed attributes from a
+	// Read's observation (refreshConfig: also the configuration Read
+	// reports back, once the create is complete) and returns the drift;
+	// setObserved does the same after an apply.
+	observe(ctx context.Context, c *clients, s S) O
+	refresh(ctx context.Context, c *clients, m *M, s S, obs O, refreshConfig bool, diags *diag.Diagnostics) D
+	setObserved(ctx context.Context, m *M, s S, obs O) diag.Diagnostics
+
+	// checkPlan adds the engine's own plan-time errors of an update.
+	checkPlan(plan, state *M, diags *diag.Diagnostics)
+	// planSecrets marks the secrets that apply sets as unknown and reports
+	// whether it changed any.
+	planSecrets(plan, state, config *M, diags *diag.Diagnostics) bool
+	// planObserved marks the engine's observed attributes unknown (changed)
+	// or carries them over from state; members are the lifecycle's.
+	planObserved(plan, state *M, changed bool)
+	// resolveSecrets fills the unknown secrets of an update's plan.
+	resolveSecrets(plan, state, config *M, diags *diag.Diagnostics) R
+	// keepOnFailure copies into keep (the prior state) the secrets that the
+	// nodes already hold after a failed update.
+	keepOnFailure(keep, plan *M, completed []string, updated bool, rot R)
+
+	importer(ctx context.Context, c *clients, name string) clusterImporter[M]
+}
+
+// clusterImporter reads one node at a time, then builds the model.
+type clusterImporter[M any] interface {
+	// node reads the marker (and whatever else) of the cluster on addr and
+	// returns the cluster id and member name found there.
+	node(ctx context.Context, addr string) (id, member string, err error)
+	model(ctx context.Context, id string, nodes []topology.Member) (M, diag.Diagnostics)
+}
