@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
@@ -136,25 +135,15 @@ type Observation struct {
 // each within perHost, with ProbeScript run as root (sudo is "" or
 // "sudo -n "). It never fails as a whole: errors are per node.
 func Observe(ctx context.Context, pool *sshclient.Pool, name, sudo string, nodes []topology.Member, perHost time.Duration) *Observation {
-	statuses := make([]NodeStatus, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		go func(i int, n topology.Member) {
-			defer wg.Done()
-			hctx, cancel := context.WithTimeout(ctx, perHost)
-			defer cancel()
-			st := NodeStatus{NodeStatus: topology.NodeStatus{Member: n}}
-			out, err := pool.Run(hctx, n.Address, sudo+"sh -s", []byte(ProbeScript(name)))
-			if err == nil {
-				st.Probe, err = ParseProbe(string(out))
-			}
-			st.SSHError = err
-			statuses[i] = st
-		}(i, n)
-	}
-	wg.Wait()
-	return NewObservation(statuses)
+	return NewObservation(topology.Probe(ctx, nodes, perHost, func(hctx context.Context, n topology.Member) NodeStatus {
+		st := NodeStatus{NodeStatus: topology.NodeStatus{Member: n}}
+		out, err := pool.Run(hctx, n.Address, sudo+"sh -s", []byte(ProbeScript(name)))
+		if err == nil {
+			st.Probe, err = ParseProbe(string(out))
+		}
+		st.SSHError = err
+		return st
+	}))
 }
 
 // NewObservation chooses the group view from per-node probes: the view of

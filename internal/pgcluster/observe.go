@@ -65,18 +65,9 @@ func (o *Observation) Gone() bool {
 // answer, whether the cluster's marker file exists. It never returns an error:
 // failures are recorded per node.
 func Observe(ctx context.Context, pool *sshclient.Pool, name string, nodes []topology.Member, patroniPort, etcdClientPort int, perHost time.Duration) *Observation {
-	obs := &Observation{Nodes: make([]NodeStatus, len(nodes))}
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		go func(i int, n topology.Member) {
-			defer wg.Done()
-			hctx, cancel := context.WithTimeout(ctx, perHost)
-			defer cancel()
-			obs.Nodes[i] = observeNode(hctx, pool, name, n, patroniPort, etcdClientPort, perHost)
-		}(i, n)
-	}
-	wg.Wait()
+	obs := &Observation{Nodes: topology.Probe(ctx, nodes, perHost, func(hctx context.Context, n topology.Member) NodeStatus {
+		return observeNode(hctx, pool, name, n, patroniPort, etcdClientPort, perHost)
+	})}
 	for _, s := range obs.Nodes {
 		if s.View == nil {
 			continue

@@ -5,7 +5,10 @@
 package topology
 
 import (
+	"context"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/runner"
 )
@@ -57,6 +60,22 @@ func Reachable[T interface{ Status() NodeStatus }](nodes []T) int {
 		}
 	}
 	return n
+}
+
+// Probe runs probe on every member in parallel, each with its own deadline
+// of perHost, and returns the results in the members' order.
+func Probe[T any](ctx context.Context, members []Member, perHost time.Duration, probe func(context.Context, Member) T) []T {
+	out := make([]T, len(members))
+	var wg sync.WaitGroup
+	for i, m := range members {
+		wg.Go(func() {
+			hctx, cancel := context.WithTimeout(ctx, perHost)
+			defer cancel()
+			out[i] = probe(hctx, m)
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // Change is the member diff of an in-place update, matched by member name.

@@ -1,10 +1,13 @@
 package topology
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func m(name, addr string) Member { return Member{Name: name, Address: addr} }
@@ -72,5 +75,28 @@ func TestReached(t *testing.T) {
 	}
 	if got := Addresses([]Member{m("a", "1"), m("b", "2")}); !reflect.DeepEqual(got, []string{"1", "2"}) {
 		t.Error(got)
+	}
+}
+
+// Every probe waits until all have started: run one after another, the
+// first would see its own deadline pass instead.
+func TestProbeRunsInParallelWithDeadlines(t *testing.T) {
+	members := []Member{m("a", "1"), m("b", "2"), m("c", "3")}
+	var started sync.WaitGroup
+	started.Add(len(members))
+	all := make(chan struct{})
+	go func() { started.Wait(); close(all) }()
+	got := Probe(context.Background(), members, 5*time.Second, func(ctx context.Context, n Member) string {
+		started.Done()
+		select {
+		case <-all:
+			_, hasDeadline := ctx.Deadline()
+			return n.Name + ":" + map[bool]string{true: "together", false: "no deadline"}[hasDeadline]
+		case <-ctx.Done():
+			return n.Name + ":" + ctx.Err().Error()
+		}
+	})
+	if strings.Join(got, ",") != "a:together,b:together,c:together" {
+		t.Errorf("results %v", got)
 	}
 }
