@@ -1,6 +1,7 @@
 package mysqlgr
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -9,7 +10,7 @@ import (
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
-const probeOnline = "marker\tpresent\ncheck\tactive\nrouter\tinactive\nmysqlsh\tno\n" +
+const probeOnline = "marker\tprodCluster-1\ncheck\tactive\nrouter\tinactive\nmysqlsh\tno\n" +
 	"self\tuuid-1\t9.7.4-2\tgroup-1\n" +
 	"member\tuuid-1\t10.0.0.21\t3306\tONLINE\tPRIMARY\t9.7.4\n" +
 	"member\tuuid-2\t10.0.0.22\t3306\tONLINE\tSECONDARY\t9.7.4\n" +
@@ -34,7 +35,7 @@ func TestParseProbe(t *testing.T) {
 		t.Errorf("member 3: %+v", p.Members[2])
 	}
 
-	down, err := ParseProbe("marker\tpresent\ncheck\tinactive\nrouter\tinactive\nmysqlsh\tno\nmysqlerror\tERROR 2002 (HY000): Can't connect\n")
+	down, err := ParseProbe("marker\tprodCluster-1\ncheck\tinactive\nrouter\tinactive\nmysqlsh\tno\nmysqlerror\tERROR 2002 (HY000): Can't connect\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func observation(probes ...string) *Observation {
 }
 
 func selfProbe(uuid, members string) string {
-	return "marker\tpresent\ncheck\tactive\nrouter\tinactive\nmysqlsh\tno\nself\t" + uuid + "\t9.7.4\tgroup-1\n" + members + ""
+	return "marker\tprodCluster-1\ncheck\tactive\nrouter\tinactive\nmysqlsh\tno\nself\t" + uuid + "\t9.7.4\tgroup-1\n" + members + ""
 }
 
 func TestDrift(t *testing.T) {
@@ -118,15 +119,26 @@ func TestDrift(t *testing.T) {
 	if d := obs.Drift(want, "group-1", false).Sentences(); len(d) != 1 || !strings.Contains(d[0], "complete outage") {
 		t.Errorf("outage drift: %v", d)
 	}
-	if obs.Gone() {
+	if obs.Gone("prodCluster-1") {
 		t.Error("an outage is not a gone cluster")
 	}
 	gone := "marker\tabsent\ncheck\tinactive\nrouter\tinactive\nmysqlsh\tno\nself\tu\t9.7.4\t\n"
-	if !observation(gone, gone, gone).Gone() {
+	if !observation(gone, gone, gone).Gone("prodCluster-1") {
 		t.Error("no marker and no group on every node is gone")
 	}
-	if observation(gone, gone, "").Gone() {
+	if observation(gone, gone, "").Gone("prodCluster-1") {
 		t.Error("an unreachable node keeps the resource")
+	}
+	// Another resource's marker of the same name: this one is gone, and
+	// the other's nodes tell whose they are.
+	other := strings.Replace(gone, "marker\tabsent", "marker\tprodCluster-other", 1)
+	obs = observation(other, gone, gone)
+	if !obs.Gone("prodCluster-1") || !obs.Nodes[0].Foreign("prodCluster-1") || obs.Nodes[0].Owns("prodCluster-1") {
+		t.Errorf("another resource's marker: gone %v, node %+v", obs.Gone("prodCluster-1"), obs.Nodes[0].NodeStatus)
+	}
+	unreadable := strings.Replace(gone, "marker\tabsent", "marker\t", 1)
+	if observation(unreadable, gone, gone).Gone("prodCluster-1") {
+		t.Error("a marker whose id could not be read keeps the resource")
 	}
 }
 
@@ -199,5 +211,31 @@ func TestSpecEqualCoversEveryField(t *testing.T) {
 	a.Database, b.Database, b.DatabasePassword = nil, nil, "other"
 	if !a.Equal(b) {
 		t.Error("without a database its password is not an input")
+	}
+}
+
+// The marker line of ProbeScript, run by sh on a marker as Ansible's
+// to_nice_json writes it, reports its id; without the file, "absent".
+func TestProbeScriptReadsMarkerID(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/erawan.json"
+	line := strings.SplitN(ProbeScript("prodCluster"), "\n", 2)[0]
+	line = strings.ReplaceAll(line, "/etc/erawan/mysql-prodCluster/erawan.json", file)
+	run := func() string {
+		out, err := exec.Command("sh", "-c", line).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	if got := run(); got != "marker\tabsent\n" {
+		t.Errorf("no marker: %q", got)
+	}
+	if err := os.WriteFile(file, []byte("{\n    \"cluster_admin_password\": \"x\",\n    \"id\": \"prodCluster-1a2b\",\n    \"name\": \"prodCluster\"\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := ParseProbe(run() + "self\tu\t9.7.4\t\n")
+	if err != nil || p.MarkerID != "prodCluster-1a2b" || !p.MarkerPresent {
+		t.Errorf("marker: %+v %v", p, err)
 	}
 }

@@ -36,6 +36,7 @@ type GroupMember struct {
 // NodeProbe is what one node reported over SSH (see ProbeScript).
 type NodeProbe struct {
 	MarkerPresent bool          // /etc/erawan/mysql-<name>/erawan.json exists
+	MarkerID      string        // the resource id it holds ("" when absent or unreadable)
 	CheckActive   bool          // the primary-check unit is active
 	RouterActive  bool          // the router unit is active
 	MySQLSh       bool          // mysqlsh is on PATH
@@ -64,7 +65,8 @@ func (p *NodeProbe) Self() *GroupMember {
 func ProbeScript(name string) string {
 	q := "SELECT 'self', @@server_uuid, @@version, IFNULL((SELECT VARIABLE_VALUE FROM performance_schema.global_variables WHERE VARIABLE_NAME='group_replication_group_name'),'');" +
 		" SELECT 'member', MEMBER_ID, MEMBER_HOST, IFNULL(MEMBER_PORT,0), MEMBER_STATE, MEMBER_ROLE, MEMBER_VERSION FROM performance_schema.replication_group_members;"
-	return `test -e /etc/erawan/mysql-` + name + `/erawan.json && echo "marker	present" || echo "marker	absent"
+	marker := "/etc/erawan/mysql-" + name + "/erawan.json"
+	return `if test -e ` + marker + `; then printf 'marker\t%s\n' "$(sed -n 's/^ *"id": *"\([^"]*\)".*/\1/p' ` + marker + ` | head -n 1)"; else echo "marker	absent"; fi
 echo "check	$(systemctl is-active erawan-mysql-check-` + name + ` 2>/dev/null)"
 echo "router	$(systemctl is-active erawan-mysqlrouter-` + name + ` 2>/dev/null)"
 command -v mysqlsh >/dev/null 2>&1 && echo "mysqlsh	yes" || echo "mysqlsh	no"
@@ -80,7 +82,10 @@ func ParseProbe(out string) (*NodeProbe, error) {
 		f := strings.Split(line, "\t")
 		switch f[0] {
 		case "marker":
-			p.MarkerPresent = len(f) > 1 && f[1] == "present"
+			p.MarkerPresent = len(f) > 1 && f[1] != "absent"
+			if p.MarkerPresent {
+				p.MarkerID = strings.TrimSpace(f[1])
+			}
 		case "check":
 			p.CheckActive = len(f) > 1 && f[1] == "active"
 		case "router":
@@ -146,14 +151,17 @@ func Observe(ctx context.Context, pool *sshclient.Pool, name, sudo string, nodes
 	}))
 }
 
-// NewObservation chooses the group view from per-node probes: the view of
-// an ONLINE member, the primary's when it answered.
+// NewObservation records each probed node's marker owner and chooses the
+// group view from per-node probes: the view of an ONLINE member, the
+// primary's when it answered.
 func NewObservation(nodes []NodeStatus) *Observation {
 	obs := &Observation{Nodes: nodes}
-	for _, s := range nodes {
+	for i, s := range nodes {
 		if s.Probe == nil {
 			continue
 		}
+		nodes[i].Owner = s.Probe.MarkerID
+		nodes[i].OwnerKnown = !s.Probe.MarkerPresent || s.Probe.MarkerID != ""
 		self := s.Probe.Self()
 		if self == nil || self.State != StateOnline {
 			continue
@@ -172,11 +180,12 @@ func (o *Observation) Statuses() []topology.NodeStatus { return topology.Statuse
 // Probe is nil).
 func (o *Observation) Reachable() int { return topology.Reachable(o.Nodes) }
 
-// Gone reports that every node answered and none holds the cluster (no
-// marker, not in a group): the only case in which Read drops the resource.
-func (o *Observation) Gone() bool {
+// Gone reports that every node answered, none holds the marker of resource
+// id (or a marker whose id could not be read), and none is in a group: the
+// only case in which Read drops the resource.
+func (o *Observation) Gone(id string) bool {
 	for _, s := range o.Nodes {
-		if s.Probe == nil || s.Probe.MarkerPresent || len(s.Probe.Members) > 0 {
+		if s.Probe == nil || !s.OwnerKnown || s.Owner == id || len(s.Probe.Members) > 0 {
 			return false
 		}
 	}

@@ -3,7 +3,6 @@ package pgcluster
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -28,10 +27,9 @@ const (
 // NodeStatus is what one node told us.
 type NodeStatus struct {
 	topology.NodeStatus
-	PatroniUp  bool             // GET /cluster answered on this node
-	Etcd       string           // EtcdHealthy, EtcdUnhealthy or EtcdUnknown (from GET /health on the client port)
-	HasCluster bool             // the node holds this cluster's marker or answered for it
-	View       *patroni.Cluster // this node's GET /cluster
+	PatroniUp bool             // GET /cluster answered on this node
+	Etcd      string           // EtcdHealthy, EtcdUnhealthy or EtcdUnknown (from GET /health on the client port)
+	View      *patroni.Cluster // this node's GET /cluster
 }
 
 // Observation is the state of a cluster read directly from its nodes.
@@ -48,11 +46,12 @@ func (o *Observation) Statuses() []topology.NodeStatus { return topology.Statuse
 // Reachable counts nodes that answered over SSH.
 func (o *Observation) Reachable() int { return topology.Reachable(o.Nodes) }
 
-// Gone reports that every node answered over SSH and none holds the cluster,
-// the only case in which the resource may be dropped from state.
-func (o *Observation) Gone() bool {
+// Gone reports that every node answered over SSH, none holds the marker of
+// resource id (or one that could not be read) and no Patroni answers for the
+// scope: the only case in which the resource may be dropped from state.
+func (o *Observation) Gone(id string) bool {
 	for _, s := range o.Nodes {
-		if !s.Reached() || s.HasCluster {
+		if !s.Reached() || !s.OwnerKnown || s.Owner == id || s.PatroniUp {
 			return false
 		}
 	}
@@ -64,9 +63,9 @@ func (o *Observation) Gone() bool {
 // port forwarding to the node's own address, and, when Patroni does not
 // answer, whether the cluster's marker file exists. It never returns an error:
 // failures are recorded per node.
-func Observe(ctx context.Context, pool *sshclient.Pool, name string, nodes []topology.Member, patroniPort, etcdClientPort int, perHost time.Duration) *Observation {
+func Observe(ctx context.Context, pool *sshclient.Pool, sudo, name string, nodes []topology.Member, patroniPort, etcdClientPort int, perHost time.Duration) *Observation {
 	obs := &Observation{Nodes: topology.Probe(ctx, nodes, perHost, func(hctx context.Context, n topology.Member) NodeStatus {
-		return observeNode(hctx, pool, name, n, patroniPort, etcdClientPort, perHost)
+		return observeNode(hctx, pool, sudo, name, n, patroniPort, etcdClientPort, perHost)
 	})}
 	for _, s := range obs.Nodes {
 		if s.View == nil {
@@ -106,7 +105,7 @@ func restURL(addr string, port int) string {
 	return "http://" + net.JoinHostPort(addr, strconv.Itoa(port))
 }
 
-func observeNode(ctx context.Context, pool *sshclient.Pool, name string, n topology.Member, patroniPort, etcdPort int, timeout time.Duration) NodeStatus {
+func observeNode(ctx context.Context, pool *sshclient.Pool, sudo, name string, n topology.Member, patroniPort, etcdPort int, timeout time.Duration) NodeStatus {
 	st := NodeStatus{NodeStatus: topology.NodeStatus{Member: n}, Etcd: EtcdUnknown}
 	if _, err := pool.Client(ctx, n.Address); err != nil {
 		st.SSHError = err
@@ -114,33 +113,47 @@ func observeNode(ctx context.Context, pool *sshclient.Pool, name string, n topol
 	}
 	hc := pool.HTTPClient(n.Address, timeout)
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		c := &patroni.Client{HTTP: hc, BaseURL: restURL(n.Address, patroniPort)}
 		if v, err := c.Cluster(ctx); err == nil && (v.Scope == "" || v.Scope == name) {
-			st.View, st.PatroniUp, st.HasCluster = v, true, true
+			st.View, st.PatroniUp = v, true
 		}
+	}()
+	go func() {
+		defer wg.Done()
+		st.Owner, st.OwnerKnown = readOwner(ctx, pool, sudo, n.Address, MarkerPath(name))
 	}()
 	go func() {
 		defer wg.Done()
 		st.Etcd = etcdHealth(ctx, hc, restURL(n.Address, etcdPort)+"/health")
 	}()
 	wg.Wait()
-	if !st.HasCluster {
-		// Names are validated ([a-z0-9_-]), so this is safe in a shell word.
-		out, err := pool.Run(ctx, n.Address, "test -e /etc/erawan/"+name+"/erawan.json && echo present || echo absent", nil)
-		if err != nil {
-			var ce *sshclient.CommandError
-			if !errors.As(err, &ce) {
-				st.SSHError = err
-			}
-			st.HasCluster = true // unsure: keep the resource
-		} else {
-			st.HasCluster = strings.TrimSpace(string(out)) == "present"
-		}
-	}
 	return st
+}
+
+// MarkerPath is where a Patroni cluster's marker lives on its nodes.
+func MarkerPath(name string) string { return "/etc/erawan/" + name + "/erawan.json" }
+
+// readOwner returns the resource id in the marker at path on addr ("" when
+// there is none) and whether the marker could be read. path is built from
+// a validated cluster name, so it is safe in a shell word.
+func readOwner(ctx context.Context, pool *sshclient.Pool, sudo, addr, path string) (string, bool) {
+	out, err := pool.Run(ctx, addr, sudo+"sh -c 'test -e "+path+" && cat "+path+" || true'", nil)
+	if err != nil {
+		return "", false
+	}
+	if len(strings.TrimSpace(string(out))) == 0 {
+		return "", true
+	}
+	var m struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(out, &m) != nil || m.ID == "" {
+		return "", false
+	}
+	return m.ID, true
 }
 
 func etcdHealth(ctx context.Context, hc *http.Client, url string) string {

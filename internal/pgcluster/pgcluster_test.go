@@ -94,7 +94,7 @@ func TestSpecEqualCoversEveryField(t *testing.T) {
 func TestDrift(t *testing.T) {
 	nodes := spec().Nodes
 	up := func(n topology.Member, etcd string) NodeStatus {
-		return NodeStatus{NodeStatus: topology.NodeStatus{Member: n}, PatroniUp: true, Etcd: etcd, HasCluster: true}
+		return NodeStatus{NodeStatus: topology.NodeStatus{Member: n}, PatroniUp: true, Etcd: etcd}
 	}
 	member := func(name, role, state string) patroni.Member {
 		lag := int64(0)
@@ -147,20 +147,23 @@ func TestDrift(t *testing.T) {
 
 func TestGone(t *testing.T) {
 	n := spec().Nodes[0]
-	st := func(sshErr error, has bool) NodeStatus {
-		return NodeStatus{NodeStatus: topology.NodeStatus{Member: n, SSHError: sshErr}, HasCluster: has}
+	st := func(sshErr error, owner string, known, patroni bool) NodeStatus {
+		return NodeStatus{NodeStatus: topology.NodeStatus{Member: n, SSHError: sshErr, Owner: owner, OwnerKnown: known}, PatroniUp: patroni}
 	}
 	for _, c := range []struct {
 		name  string
 		nodes []NodeStatus
 		gone  bool
 	}{
-		{"every node answered, none holds it", []NodeStatus{st(nil, false), st(nil, false)}, true},
-		{"one still holds it", []NodeStatus{st(nil, false), st(nil, true)}, false},
-		{"one unreachable", []NodeStatus{st(nil, false), st(errors.New("x"), false)}, false},
+		{"every node answered, none holds it", []NodeStatus{st(nil, "", true, false), st(nil, "", true, false)}, true},
+		{"one still holds this id", []NodeStatus{st(nil, "", true, false), st(nil, "orders-abc", true, false)}, false},
+		{"another resource's marker of the same name", []NodeStatus{st(nil, "orders-other", true, false), st(nil, "", true, false)}, true},
+		{"a marker that could not be read", []NodeStatus{st(nil, "", false, false), st(nil, "", true, false)}, false},
+		{"Patroni still answers for the scope", []NodeStatus{st(nil, "", true, true), st(nil, "", true, false)}, false},
+		{"one unreachable", []NodeStatus{st(nil, "", true, false), st(errors.New("x"), "", false, false)}, false},
 		{"no nodes", nil, false},
 	} {
-		if got := (&Observation{Nodes: c.nodes}).Gone(); got != c.gone {
+		if got := (&Observation{Nodes: c.nodes}).Gone("orders-abc"); got != c.gone {
 			t.Errorf("%s: Gone() = %v", c.name, got)
 		}
 	}

@@ -47,7 +47,7 @@ type clusterSpec[S any] interface {
 type clusterObservation interface {
 	Statuses() []topology.NodeStatus
 	Reachable() int
-	Gone() bool
+	Gone(id string) bool
 }
 
 // rotation is what an update changes among secrets the nodes hold.

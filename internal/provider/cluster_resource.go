@@ -133,7 +133,7 @@ func (r *clusterResource[M, S, O, D, R]) Read(ctx context.Context, req resource.
 	if obs.Reachable() == 0 {
 		return
 	}
-	if obs.Gone() && progress.Done {
+	if obs.Gone(r.engine.base(&state).ID.ValueString()) && progress.Done {
 		resp.Diagnostics.AddWarning(fmt.Sprintf("%s is gone", r.object(name)),
 			"Every node answered and none holds the cluster any more"+r.engine.info().gone+", so it was removed from state; the next apply creates it again.")
 		resp.State.RemoveResource(ctx)
@@ -284,6 +284,10 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 		resp.Diagnostics.Append(writeProgress(ctx, resp.Private, progress)...)
 	} else {
 		ch := topology.Diff(r.engine.members(oldSpec), r.engine.members(newSpec))
+		if len(ch.Removed) > 0 {
+			owned := r.fence(r.engine.observe(ctx, r.c, oldSpec).Statuses(), pb.ID.ValueString(), "remove", &resp.Diagnostics)
+			ch.Removed = slices.DeleteFunc(ch.Removed, func(m topology.Member) bool { return !owned[m.Name] })
+		}
 		job, jerr := r.job(oldSpec, newSpec, &ch, rot, r.engine.info().update)
 		res, err = r.run(ctx, pb.Name.ValueString(), job, jerr, oldSpec.Secrets()...)
 	}
@@ -305,9 +309,17 @@ func (r *clusterResource[M, S, O, D, R]) Delete(ctx context.Context, req resourc
 		return
 	}
 	b := r.engine.base(&state)
-	if r.protected(b, readProgress(ctx, req.Private, r.engine.info().legacySteps)) {
+	progress := readProgress(ctx, req.Private, r.engine.info().legacySteps)
+	if r.protected(b, progress) {
 		resp.Diagnostics.AddAttributeError(path.Root("deletion_protection"), "Deletion protection is on",
 			fmt.Sprintf("%s has deletion_protection = true. Set it to false and apply before destroying.", r.object(b.Name.ValueString())))
+		return
+	}
+	if !progress.Done && !slices.Contains(progress.Completed, preflightStep) {
+		// Preflight refused the nodes (or never ran): nothing here is this
+		// resource's, whatever shares its name.
+		resp.Diagnostics.AddWarning(fmt.Sprintf("%s: nothing to tear down", r.object(b.Name.ValueString())),
+			"Its create stopped before the preflight step completed, so it never changed a node. Destroy forgets it and touches no node.")
 		return
 	}
 	timeout, d := b.Timeouts.Delete(ctx, 15*time.Minute)
@@ -318,8 +330,37 @@ func (r *clusterResource[M, S, O, D, R]) Delete(ctx context.Context, req resourc
 	if resp.Diagnostics.Append(d...); resp.Diagnostics.HasError() {
 		return
 	}
+	owned := r.fence(r.engine.observe(ctx, r.c, spec).Statuses(), b.ID.ValueString(), "tear down", &resp.Diagnostics)
 	job, err := r.job(spec, spec, nil, *new(R), r.engine.info().del)
+	job.Hosts = slices.DeleteFunc(job.Hosts, func(h runner.Host) bool { return !owned[h.Name] })
+	if len(job.Hosts) == 0 {
+		return // no node holds this resource's marker: nothing of it is left
+	}
 	if _, err := r.run(ctx, b.Name.ValueString(), job, err); err != nil {
 		runFailure(&resp.Diagnostics, "Delete", r.object(b.Name.ValueString()), err)
 	}
+}
+
+// preflightStep is the first step of every engine's create playbook (the
+// contract test checks it); a create that never completed it changed no node.
+const preflightStep = "preflight"
+
+// fence decides, from the nodes' markers, which members a destructive step
+// (what, for the warning) may act on: those whose marker holds resource id,
+// and unreachable ones, where the playbook's own fence decides (and the run
+// fails as unreachable). A member whose marker holds another resource's id
+// is left alone with a warning naming the host and that id; one with no
+// marker holds nothing of this resource.
+func (r *clusterResource[M, S, O, D, R]) fence(statuses []topology.NodeStatus, id, what string, diags *diag.Diagnostics) map[string]bool {
+	owned := map[string]bool{}
+	for _, s := range statuses {
+		switch {
+		case !s.Reached() || !s.OwnerKnown || s.Owns(id):
+			owned[s.Name] = true
+		case s.Foreign(id):
+			diags.AddWarning(fmt.Sprintf("%s (%s) is not this resource's", s.Name, s.Address),
+				fmt.Sprintf("Its marker holds resource id %s, not %s, so apply did not %s anything there.", s.Owner, id, what))
+		}
+	}
+	return owned
 }

@@ -103,7 +103,7 @@ func TestPatroniSetObserved(t *testing.T) {
 func TestMySQLSetObserved(t *testing.T) {
 	nodes := []topology.Member{{Name: "db1", Address: "10.0.0.21"}, {Name: "db2", Address: "10.0.0.22"}, {Name: "db3", Address: "10.0.0.23"}}
 	probe := func(uuid, members string) *mysqlgr.NodeProbe {
-		p, err := mysqlgr.ParseProbe("marker\tpresent\ncheck\tactive\nrouter\tinactive\nmysqlsh\tno\nself\t" + uuid + "\t9.7.4\tg\n" + members)
+		p, err := mysqlgr.ParseProbe("marker\tprodCluster-1\ncheck\tactive\nrouter\tinactive\nmysqlsh\tno\nself\t" + uuid + "\t9.7.4\tg\n" + members)
 		if err != nil {
 			t.Fatal(err)
 		}

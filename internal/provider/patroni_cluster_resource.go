@@ -104,7 +104,7 @@ func (patroniEngine) job(old, s *pgcluster.Spec, ch *topology.Change, rot patron
 }
 
 func (patroniEngine) observe(ctx context.Context, c *clients, s *pgcluster.Spec) *pgcluster.Observation {
-	return pgcluster.Observe(ctx, c.pool, s.Name, s.Nodes, s.PatroniPort, s.EtcdClientPort, 10*time.Second)
+	return pgcluster.Observe(ctx, c.pool, c.sudo(), s.Name, s.Nodes, s.PatroniPort, s.EtcdClientPort, 10*time.Second)
 }
 
 func (e patroniEngine) refresh(ctx context.Context, _ *clients, m *patroniClusterModel, s *pgcluster.Spec, obs *pgcluster.Observation, refreshConfig bool, diags *diag.Diagnostics) pgcluster.Drift {

@@ -45,10 +45,11 @@ func (r *patroniClusterResource) Schema(ctx context.Context, _ resource.SchemaRe
 			MarkdownDescription: "Unique id of this cluster (`<name>-<random>`), also written to each node's marker file `/etc/erawan/<name>/erawan.json`."},
 		"name": schema.StringAttribute{Required: true,
 			Validators: []validator.String{stringvalidator.RegexMatches(clusterNameRE,
-				"must be 1-63 characters of a-z, 0-9, _ and -")},
+				"must be 1-63 characters of a-z, 0-9, _ and -"), notPrefixValidator{prefix: mysqlPathPrefix,
+				why: "/etc/erawan/mysql-<name>/ is where erawan_mysql_cluster keeps its files, so a Patroni cluster named so could share a directory and a marker with a MySQL cluster"}},
 			PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			MarkdownDescription: "Patroni scope. Names every file, unit and directory of the cluster: `/etc/erawan/<name>/`, " +
-				"`/var/lib/erawan/<name>/`, `erawan-patroni-<name>.service`, `erawan-etcd-<name>.service`. `[a-z0-9_-]{1,63}`. Changing it replaces the cluster."},
+				"`/var/lib/erawan/<name>/`, `erawan-patroni-<name>.service`, `erawan-etcd-<name>.service`. `[a-z0-9_-]{1,63}`, not starting with `mysql-` (erawan_mysql_cluster's prefix, so the two engines never share a path). Changing it replaces the cluster."},
 		"postgres_version": schema.Int64Attribute{Required: true,
 			Validators:          []validator.Int64{int64validator.Between(14, 18)},
 			PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},

@@ -55,6 +55,7 @@ func TestPlanTimeValidation(t *testing.T) {
 	}{
 		{"bad name", `name = "Orders!"` + "\npostgres_version = 17\n" + okNodes, `(?s)Attribute name.*1-63 characters of a-z`},
 		{"long name", `name = "` + string(make([]byte, 0)) + `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"` + "\npostgres_version = 17\n" + okNodes, `(?s)Attribute name.*1-63`},
+		{"mysql- prefix", `name = "mysql-orders"` + "\npostgres_version = 17\n" + okNodes, `(?s)Reserved name prefix.*erawan_mysql_cluster`},
 		{"version 13", `name = "o"` + "\npostgres_version = 13\n" + okNodes, `(?s)Attribute postgres_version.*between 14 and 18`},
 		{"version 19", `name = "o"` + "\npostgres_version = 19\n" + okNodes, `(?s)Attribute postgres_version.*between 14 and 18`},
 		{"empty nodes", `name = "o"` + "\npostgres_version = 17\nnodes = []", `(?s)Attribute nodes.*at least 1`},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -73,6 +74,27 @@ func (v uniqueNodesValidator) ValidateList(ctx context.Context, req validator.Li
 		}
 		resp.Diagnostics.AddAttributeWarning(req.Path, "Two nodes give no fault tolerance", msg)
 	}
+}
+
+// mysqlPathPrefix starts the names of erawan_mysql_cluster's directories
+// under /etc/erawan and /var/lib/erawan; a Patroni cluster may not take it.
+const mysqlPathPrefix = "mysql-"
+
+// notPrefixValidator refuses a string that starts with prefix, saying why.
+type notPrefixValidator struct{ prefix, why string }
+
+func (v notPrefixValidator) Description(context.Context) string {
+	return "must not start with " + v.prefix
+}
+func (v notPrefixValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (v notPrefixValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || !strings.HasPrefix(req.ConfigValue.ValueString(), v.prefix) {
+		return
+	}
+	resp.Diagnostics.AddAttributeError(req.Path, "Reserved name prefix",
+		fmt.Sprintf("%q starts with %q: %s.", req.ConfigValue.ValueString(), v.prefix, v.why))
 }
 
 // cidrValidator checks that a string is an IP prefix such as 10.0.0.0/24.

@@ -20,11 +20,23 @@ type Member struct {
 }
 
 // NodeStatus is the part of a probe's result every engine has: the member
-// probed, and the SSH error when the node could not be reached.
+// probed, the SSH error when the node could not be reached, and who owns
+// the cluster marker of this name on the node.
 type NodeStatus struct {
 	Member
 	SSHError error
+	// Owner is the resource id in the node's marker for this cluster name,
+	// "" when the node has no such marker; OwnerKnown is false when the
+	// marker could not be read (Owner then says nothing).
+	Owner      string
+	OwnerKnown bool
 }
+
+// Owns reports that the node's marker holds id.
+func (s NodeStatus) Owns(id string) bool { return s.OwnerKnown && s.Owner == id }
+
+// Foreign reports that the node's marker holds another resource's id.
+func (s NodeStatus) Foreign(id string) bool { return s.OwnerKnown && s.Owner != "" && s.Owner != id }
 
 // Reached reports whether the node answered over SSH.
 func (s NodeStatus) Reached() bool { return s.SSHError == nil }
