@@ -18,6 +18,7 @@ var (
 	_ resource.ResourceWithConfigure        = &patroniClusterResource{}
 	_ resource.ResourceWithModifyPlan       = &patroniClusterResource{}
 	_ resource.ResourceWithImportState      = &patroniClusterResource{}
+	_ resource.ResourceWithConfigValidators = &patroniClusterResource{}
 	_ resource.ResourceWithConfigure        = &mysqlClusterResource{}
 	_ resource.ResourceWithModifyPlan       = &mysqlClusterResource{}
 	_ resource.ResourceWithImportState      = &mysqlClusterResource{}

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strconv"
 
@@ -83,7 +84,7 @@ func (r *mysqlClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 					"Each node must run a MySQL server that root reaches over its Unix socket.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"name": schema.StringAttribute{Required: true,
-						Validators:          []validator.String{stringvalidator.RegexMatches(memberNameRE, "must be 1-63 characters of a-z, 0-9, _ and -")},
+						Validators:          []validator.String{stringvalidator.RegexMatches(memberNameRE, "must be 1-63 characters of a-z, 0-9, _ and -, not starting with -")},
 						MarkdownDescription: "Member name, `[a-z0-9_-]{1,63}`."},
 					"address": schema.StringAttribute{Required: true,
 						Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
@@ -122,7 +123,7 @@ func (r *mysqlClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				MarkdownDescription: "Optional application database and its user (`'<user>'@'%'`), created on the primary. The user's password is `database_password`.",
 				Attributes: map[string]schema.Attribute{
 					"name": schema.StringAttribute{Required: true,
-						Validators:          []validator.String{stringvalidator.RegexMatches(mysqlDatabaseRE, "must be a plain schema name: [A-Za-z_][A-Za-z0-9_]{0,63}"), stringvalidator.NoneOf("mysql", "sys")},
+						Validators:          []validator.String{stringvalidator.RegexMatches(mysqlDatabaseRE, "must be a plain schema name: [A-Za-z_][A-Za-z0-9_]{0,63}"), stringvalidator.NoneOf("mysql", "sys", "performance_schema", "information_schema", "mysql_innodb_cluster_metadata")},
 						MarkdownDescription: "Database name."},
 					"user": schema.StringAttribute{Required: true,
 						Validators: []validator.String{stringvalidator.RegexMatches(mysqlUserRE, "must be a plain MySQL user name: [A-Za-z_][A-Za-z0-9_]{0,31}"),
@@ -154,8 +155,8 @@ func (r *mysqlClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				MarkdownDescription: "Password of the cluster admin account. Generated once at create (32 characters from crypto/rand) and kept in state; " +
 					"`cluster_admin_password_wo` replaces it."},
 			"cluster_admin_password_wo": schema.StringAttribute{Optional: true, Sensitive: true, WriteOnly: true,
-				Validators:          []validator.String{stringvalidator.LengthAtLeast(12)},
-				MarkdownDescription: "Write-only (Terraform 1.11+): your own cluster admin password, used at create and whenever `cluster_admin_password_wo_version` changes. At least 12 characters."},
+				Validators:          []validator.String{stringvalidator.LengthBetween(12, 32), noControlCharsValidator{}},
+				MarkdownDescription: "Write-only (Terraform 1.11+): your own cluster admin password, used at create and whenever `cluster_admin_password_wo_version` changes. 12 to 32 characters (Group Replication's recovery channel takes at most 32), no newline or NUL."},
 			"cluster_admin_password_wo_version": schema.Int64Attribute{Optional: true,
 				MarkdownDescription: "Change this number to rotate `cluster_admin_password` in place (ALTER USER on the primary, then the recovery channel's credentials on every member) to the value of `cluster_admin_password_wo`."},
 			"database_password": schema.StringAttribute{Computed: true, Sensitive: true,
@@ -197,24 +198,20 @@ func (mysqlConfigValidator) ValidateResource(ctx context.Context, req resource.V
 					"that only MySQL Shell writes, and management = \"group_replication\" builds the group without it.")
 		}
 	}
-	ports := map[string]int64{"mysql_port": 3306, "group_replication_port": 33061, "primary_check_port": 9200}
-	for k := range ports {
-		var p types.Int64
-		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(k), &p)...)
-		if p.IsUnknown() {
-			return
+	var admin types.String
+	var db types.Object
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("cluster_admin_user"), &admin)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("database"), &db)...)
+	if !db.IsNull() && !db.IsUnknown() {
+		adminUser := "clusteradmin"
+		if !admin.IsNull() && !admin.IsUnknown() {
+			adminUser = admin.ValueString()
 		}
-		if !p.IsNull() {
-			ports[k] = p.ValueInt64()
-		}
-	}
-	order := []string{"mysql_port", "group_replication_port", "primary_check_port"}
-	for i, a := range order {
-		for _, b := range order[i+1:] {
-			if ports[a] == ports[b] {
-				resp.Diagnostics.AddAttributeError(path.Root(b), "Ports collide",
-					b+" and "+a+" are both "+strconv.FormatInt(ports[a], 10)+"; each needs its own port.")
-			}
+		if u, ok := db.Attributes()["user"].(types.String); ok && !u.IsUnknown() && u.ValueString() == adminUser && !admin.IsUnknown() {
+			resp.Diagnostics.AddAttributeError(path.Root("database").AtName("user"), "The database user is the cluster admin",
+				fmt.Sprintf("database.user %q is the cluster admin user; the application needs an account of its own.", adminUser))
 		}
 	}
+	checkPortsDistinct(ctx, req, resp, []string{"mysql_port", "group_replication_port", "primary_check_port"},
+		map[string]int64{"mysql_port": 3306, "group_replication_port": 33061, "primary_check_port": 9200})
 }

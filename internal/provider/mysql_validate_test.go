@@ -45,7 +45,13 @@ func TestMySQLPlanTimeValidation(t *testing.T) {
 		{"bad database", `name = "prod"` + "\ndatabase = { name = \"app-db\", user = \"app\" }\n" + okMySQLNodes, `(?s)Attribute database\.name.*plain schema name`},
 		{"system database", `name = "prod"` + "\ndatabase = { name = \"mysql\", user = \"app\" }\n" + okMySQLNodes, `(?s)Attribute database\.name.*none of`},
 		{"database user root", `name = "prod"` + "\ndatabase = { name = \"app\", user = \"root\" }\n" + okMySQLNodes, `(?s)Attribute database\.user.*none of`},
-		{"short wo password", `name = "prod"` + "\ncluster_admin_password_wo = \"short\"\n" + okMySQLNodes, `(?s)Attribute cluster_admin_password_wo.*at least 12`},
+		{"member name starts with -", `name = "prod"` + "\n" + `nodes = [{ name = "-db1", address = "10.0.0.21" }]`, `(?s)Attribute nodes\[0\]\.name.*not\s+starting\s+with\s+-`},
+		{"cluster metadata schema", `name = "prod"` + "\ndatabase = { name = \"mysql_innodb_cluster_metadata\", user = \"app\" }\n" + okMySQLNodes, `(?s)Attribute database\.name.*none of`},
+		{"performance_schema", `name = "prod"` + "\ndatabase = { name = \"performance_schema\", user = \"app\" }\n" + okMySQLNodes, `(?s)Attribute database\.name.*none of`},
+		{"database user is the admin", `name = "prod"` + "\ndatabase = { name = \"app\", user = \"clusteradmin\" }\n" + okMySQLNodes, `(?s)database user is the cluster admin.*"clusteradmin"`},
+		{"admin password over 32", `name = "prod"` + "\ncluster_admin_password_wo = \"" + strings.Repeat("a", 33) + "\"\n" + okMySQLNodes, `(?s)Attribute cluster_admin_password_wo.*between 12 and 32`},
+		{"NUL in the admin password", `name = "prod"` + "\ncluster_admin_password_wo = \"abcdefghijkl\\u0000\"\n" + okMySQLNodes, `(?s)Invalid password.*NUL`},
+		{"short wo password", `name = "prod"` + "\ncluster_admin_password_wo = \"short\"\n" + okMySQLNodes, `(?s)Attribute cluster_admin_password_wo.*between 12 and 32`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

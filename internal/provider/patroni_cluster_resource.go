@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/patroni"
@@ -23,6 +24,11 @@ import (
 // lifecycle with the Patroni engine.
 type patroniClusterResource struct {
 	clusterResource[patroniClusterModel, *pgcluster.Spec, *pgcluster.Observation, pgcluster.Drift, patroniRotation]
+}
+
+// ConfigValidators refuses colliding ports.
+func (r *patroniClusterResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{patroniPortsValidator{}}
 }
 
 // patroniEngine is what erawan_patroni_cluster adds to clusterResource.

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -18,8 +21,9 @@ import (
 var (
 	// clusterNameRE is the Patroni scope and the base of every file and unit name.
 	clusterNameRE = regexp.MustCompile(`^[a-z0-9_-]{1,63}$`)
-	// memberNameRE is a Patroni member and etcd member name.
-	memberNameRE = regexp.MustCompile(`^[a-z0-9_-]{1,63}$`)
+	// memberNameRE is a Patroni member and etcd member name; a leading "-"
+	// would read as an option to etcdctl and patronictl.
+	memberNameRE = regexp.MustCompile(`^[a-z0-9_][a-z0-9_-]{0,62}$`)
 	// sqlIdentRE is a plain lower-case PostgreSQL identifier.
 	sqlIdentRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 	// notPgPrefixRE matches names that do not start with "pg_".
@@ -97,6 +101,66 @@ func (v notPrefixValidator) ValidateString(_ context.Context, req validator.Stri
 		fmt.Sprintf("%q starts with %q: %s.", req.ConfigValue.ValueString(), v.prefix, v.why))
 }
 
+// reservedRoleNames are role names PostgreSQL reserves or that mean
+// something else in GRANT and pg_hba.
+var reservedRoleNames = []string{"public", "none", "current_user", "current_role", "session_user", "user", "all"}
+
+// ownedParameters are PostgreSQL parameters that the provider or Patroni
+// set themselves (addresses, ports, files, scram authentication, what
+// replicas and pg_rewind need); overriding them through `parameters` would
+// break the cluster. Tunables the provider only defaults (max_wal_senders,
+// max_replication_slots) stay the user's.
+var ownedParameters = []string{
+	"listen_addresses", "port", "unix_socket_directories", "data_directory", "config_file", "hba_file", "ident_file",
+	"password_encryption", "hot_standby", "wal_log_hints", "primary_conninfo", "primary_slot_name",
+}
+
+func ownedParameterList() string { return "`" + strings.Join(ownedParameters, "`, `") + "`" }
+
+// ownedParametersValidator refuses parameters the provider owns, and a
+// wal_level that replication cannot run on.
+type ownedParametersValidator struct{}
+
+func (ownedParametersValidator) Description(context.Context) string {
+	return "parameters the provider owns are not set here"
+}
+func (v ownedParametersValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (ownedParametersValidator) ValidateMap(_ context.Context, req validator.MapRequest, resp *validator.MapResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	for k, v := range req.ConfigValue.Elements() {
+		if slices.Contains(ownedParameters, k) {
+			resp.Diagnostics.AddAttributeError(req.Path.AtMapKey(k), "Parameter owned by the provider",
+				fmt.Sprintf("%s is set by the provider and Patroni (addresses, ports, files, authentication and replication); it cannot be overridden here.", k))
+		}
+		if s, ok := v.(types.String); ok && k == "wal_level" && !s.IsUnknown() && s.ValueString() != "replica" && s.ValueString() != "logical" {
+			resp.Diagnostics.AddAttributeError(req.Path.AtMapKey(k), "Invalid wal_level",
+				fmt.Sprintf("wal_level %q cannot feed replicas; use \"replica\" (the default) or \"logical\".", s.ValueString()))
+		}
+	}
+}
+
+// noControlCharsValidator refuses a newline or NUL, which a password cannot
+// carry through the files and SQL it is written to.
+type noControlCharsValidator struct{}
+
+func (noControlCharsValidator) Description(context.Context) string { return "no newline or NUL" }
+func (v noControlCharsValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (noControlCharsValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if strings.ContainsAny(req.ConfigValue.ValueString(), "\n\r\x00") {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid password",
+			"The password holds a newline, carriage return or NUL, which cannot pass through the configuration files and SQL it is written to.")
+	}
+}
+
 // cidrValidator checks that a string is an IP prefix such as 10.0.0.0/24.
 type cidrValidator struct{}
 
@@ -153,4 +217,42 @@ func refuseMemberMoves(ctx context.Context, stateNodes, planNodes types.List, di
 			fmt.Sprintf("Member %q is at %s; it cannot move to %s in place. Remove it and add a member with a new name instead.", mv.Name, mv.From, mv.To))
 	}
 	return len(moves) > 0
+}
+
+// checkPortsDistinct adds an error for each port attribute (in order, with
+// its default when unset) that equals an earlier one. Unknown ports skip
+// the check.
+func checkPortsDistinct(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse, order []string, defaults map[string]int64) {
+	ports := map[string]int64{}
+	for _, k := range order {
+		var p types.Int64
+		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(k), &p)...)
+		if p.IsUnknown() {
+			return
+		}
+		ports[k] = defaults[k]
+		if !p.IsNull() {
+			ports[k] = p.ValueInt64()
+		}
+	}
+	for i, a := range order {
+		for _, b := range order[i+1:] {
+			if ports[a] == ports[b] {
+				resp.Diagnostics.AddAttributeError(path.Root(b), "Ports collide",
+					b+" and "+a+" are both "+strconv.FormatInt(ports[a], 10)+"; each needs its own port.")
+			}
+		}
+	}
+}
+
+// patroniPortsValidator refuses Patroni cluster ports that collide.
+type patroniPortsValidator struct{}
+
+func (patroniPortsValidator) Description(context.Context) string { return "the cluster's ports differ" }
+func (v patroniPortsValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (patroniPortsValidator) ValidateResource(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	checkPortsDistinct(ctx, req, resp, []string{"postgres_port", "patroni_port", "etcd_client_port", "etcd_peer_port"},
+		map[string]int64{"postgres_port": 5432, "patroni_port": 8008, "etcd_client_port": 2379, "etcd_peer_port": 2380})
 }
