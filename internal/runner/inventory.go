@@ -28,6 +28,7 @@ func (r *Runner) Inventory(dir string, hosts []Host) ([]byte, error) {
 	}
 	opts := []string{
 		"-o", "UserKnownHostsFile=" + s.KnownHostsFile,
+		"-o", "GlobalKnownHostsFile=/dev/null",
 		"-o", "StrictHostKeyChecking=yes",
 		"-o", "IdentitiesOnly=" + strconv.FormatBool(keyFile != ""),
 		"-o", "ControlMaster=auto",
@@ -45,7 +46,7 @@ func (r *Runner) Inventory(dir string, hosts []Host) ([]byte, error) {
 		if bkey == "" {
 			bkey = keyFile
 		}
-		proxy := fmt.Sprintf("ssh -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -p %d", s.KnownHostsFile, b.Port)
+		proxy := fmt.Sprintf("ssh -o UserKnownHostsFile=%s -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -p %d", s.KnownHostsFile, b.Port)
 		if bkey != "" {
 			proxy += " -i " + bkey + " -o IdentitiesOnly=yes"
 		}

@@ -15,7 +15,7 @@ func TestInventoryBastion(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(b)
-	for _, want := range []string{`"ansible_become": true`, "ProxyCommand=ssh -o UserKnownHostsFile=/kh -o StrictHostKeyChecking=yes -p 2222 -i /k", "j@jump.example", `"ansible_host": "10.0.0.1"`} {
+	for _, want := range []string{`"ansible_become": true`, "-o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o IdentitiesOnly", "ProxyCommand=ssh -o UserKnownHostsFile=/kh -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -p 2222 -i /k", "j@jump.example", `"ansible_host": "10.0.0.1"`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("inventory lacks %q:\n%s", want, s)
 		}

@@ -82,7 +82,7 @@ type Runner struct {
 // the whole process group (ansible-playbook and its ssh children) is killed.
 func (r *Runner) Run(ctx context.Context, run Job) (Result, error) {
 	red := NewRedactor(run.Secrets...)
-	dir, err := os.MkdirTemp("", "erawan-ansible-")
+	dir, err := newRunDir()
 	if err != nil {
 		return Result{}, err
 	}
@@ -119,15 +119,10 @@ func (r *Runner) Run(ctx context.Context, run Job) (Result, error) {
 	args = append(args, filepath.Join(bdir, run.Playbook))
 	cmd := exec.Command(r.binary(), args...)
 	cmd.Dir = bdir
-	cmd.Env = append(os.Environ(),
-		"ANSIBLE_CONFIG="+filepath.Join(bdir, "ansible.cfg"),
-		"ANSIBLE_HOME="+filepath.Join(dir, "home"),
-		"ANSIBLE_LOCAL_TEMP="+filepath.Join(dir, "tmp"),
-		"ANSIBLE_NOCOLOR=1",
-		"ANSIBLE_FORCE_COLOR=0",
-		"PYTHONUNBUFFERED=1",
-	)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = runEnv(dir, bdir)
+	// Its own process group, so cancelling kills the ssh children too; and
+	// killed with the provider, whatever ends it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return Result{}, err
