@@ -65,8 +65,7 @@ func (p *NodeProbe) Self() *GroupMember {
 func ProbeScript(name string) string {
 	q := "SELECT 'self', @@server_uuid, @@version, IFNULL((SELECT VARIABLE_VALUE FROM performance_schema.global_variables WHERE VARIABLE_NAME='group_replication_group_name'),'');" +
 		" SELECT 'member', MEMBER_ID, MEMBER_HOST, IFNULL(MEMBER_PORT,0), MEMBER_STATE, MEMBER_ROLE, MEMBER_VERSION FROM performance_schema.replication_group_members;"
-	marker := "/etc/erawan/mysql-" + name + "/erawan.json"
-	return `if test -e ` + marker + `; then printf 'marker\t%s\n' "$(sed -n 's/^ *"id": *"\([^"]*\)".*/\1/p' ` + marker + ` | head -n 1)"; else echo "marker	absent"; fi
+	return topology.MarkerIDScript("/etc/erawan/mysql-"+name+"/erawan.json") + `
 echo "check	$(systemctl is-active erawan-mysql-check-` + name + ` 2>/dev/null)"
 echo "router	$(systemctl is-active erawan-mysqlrouter-` + name + ` 2>/dev/null)"
 command -v mysqlsh >/dev/null 2>&1 && echo "mysqlsh	yes" || echo "mysqlsh	no"
@@ -82,9 +81,8 @@ func ParseProbe(out string) (*NodeProbe, error) {
 		f := strings.Split(line, "\t")
 		switch f[0] {
 		case "marker":
-			p.MarkerPresent = len(f) > 1 && f[1] != "absent"
-			if p.MarkerPresent {
-				p.MarkerID = strings.TrimSpace(f[1])
+			if len(f) > 1 {
+				p.MarkerID, p.MarkerPresent, _ = topology.ParseMarkerLine(f[1])
 			}
 		case "check":
 			p.CheckActive = len(f) > 1 && f[1] == "active"

@@ -137,23 +137,15 @@ func observeNode(ctx context.Context, pool *sshclient.Pool, sudo, name string, n
 func MarkerPath(name string) string { return "/etc/erawan/" + name + "/erawan.json" }
 
 // readOwner returns the resource id in the marker at path on addr ("" when
-// there is none) and whether the marker could be read. path is built from
-// a validated cluster name, so it is safe in a shell word.
+// there is none) and whether it could be read.
 func readOwner(ctx context.Context, pool *sshclient.Pool, sudo, addr, path string) (string, bool) {
-	out, err := pool.Run(ctx, addr, sudo+"sh -c 'test -e "+path+" && cat "+path+" || true'", nil)
-	if err != nil {
+	out, err := pool.Run(ctx, addr, sudo+"sh -s", []byte(topology.MarkerIDScript(path)))
+	value, ok := strings.CutPrefix(strings.TrimRight(string(out), "\r\n"), "marker\t")
+	if err != nil || !ok {
 		return "", false
 	}
-	if len(strings.TrimSpace(string(out))) == 0 {
-		return "", true
-	}
-	var m struct {
-		ID string `json:"id"`
-	}
-	if json.Unmarshal(out, &m) != nil || m.ID == "" {
-		return "", false
-	}
-	return m.ID, true
+	owner, _, known := topology.ParseMarkerLine(value)
+	return owner, known
 }
 
 func etcdHealth(ctx context.Context, hc *http.Client, url string) string {

@@ -7,6 +7,7 @@ package topology
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,28 @@ type NodeStatus struct {
 	// marker could not be read (Owner then says nothing).
 	Owner      string
 	OwnerKnown bool
+}
+
+// MarkerIDScript is a shell line, run as root, that prints
+// "marker<TAB><id>" for the cluster marker at path (the value of its "id"
+// key as Ansible's to_nice_json writes it; empty when none is found) or
+// "marker<TAB>absent" without the file. It prints only the id, so the
+// marker's other fields (passwords among them) never leave the node. path
+// must be built from a validated cluster name.
+func MarkerIDScript(path string) string {
+	return `if test -e ` + path + `; then printf 'marker\t%s\n' "$(sed -n 's/^ *"id": *"\([^"]*\)".*/\1/p' ` + path +
+		` | head -n 1)"; else printf 'marker\tabsent\n'; fi`
+}
+
+// ParseMarkerLine reads the value after "marker<TAB>" that MarkerIDScript
+// printed: present says the file exists, owner is its id, and known is
+// false when the file exists but its id could not be read.
+func ParseMarkerLine(value string) (owner string, present, known bool) {
+	value = strings.TrimSpace(value)
+	if value == "absent" {
+		return "", false, true
+	}
+	return value, true, value != ""
 }
 
 // Owns reports that the node's marker holds id.

@@ -3,6 +3,8 @@ package topology
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"reflect"
 	"strings"
 	"sync"
@@ -98,5 +100,40 @@ func TestProbeRunsInParallelWithDeadlines(t *testing.T) {
 	})
 	if strings.Join(got, ",") != "a:together,b:together,c:together" {
 		t.Errorf("results %v", got)
+	}
+}
+
+// MarkerIDScript, run by sh on markers as Ansible's to_nice_json writes
+// them, prints only the id; ParseMarkerLine reads it back.
+func TestMarkerIDScript(t *testing.T) {
+	file := t.TempDir() + "/erawan.json"
+	read := func() (string, bool, bool) {
+		out, err := exec.Command("sh", "-c", MarkerIDScript(file)).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		value, ok := strings.CutPrefix(strings.TrimRight(string(out), "\n"), "marker\t")
+		if !ok {
+			t.Fatalf("output %q", out)
+		}
+		return ParseMarkerLine(value)
+	}
+	if o, present, known := read(); o != "" || present || !known {
+		t.Errorf("no file: %q %v %v", o, present, known)
+	}
+	for content, want := range map[string]string{
+		"{\n    \"database_password\": \"s3cret\",\n    \"id\": \"orders-1a2b\",\n    \"name\": \"orders\"\n}\n": "orders-1a2b",
+		"{\"garbage\": true}\n": "",
+	} {
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := exec.Command("sh", "-c", MarkerIDScript(file)).Output()
+		if strings.Contains(string(out), "s3cret") {
+			t.Errorf("the script printed more than the id: %q", out)
+		}
+		if o, present, known := read(); o != want || !present || known != (want != "") {
+			t.Errorf("%q: owner %q present %v known %v", content, o, present, known)
+		}
 	}
 }
