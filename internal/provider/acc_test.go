@@ -78,15 +78,7 @@ func accConfig(l *lab.File, idx []int, maxConn int, protect bool) string {
 	for _, i := range idx {
 		nodes = append(nodes, fmt.Sprintf(`{ name = "pg%d", address = %q }`, i+1, l.Hosts[i].Address))
 	}
-	return fmt.Sprintf(`
-provider "erawan" {
-  ssh = {
-    user             = %q
-    private_key_file = %q
-    known_hosts_file = %q
-  }
-}
-
+	return labProviderHCL(l) + fmt.Sprintf(`
 resource "erawan_patroni_cluster" "acc" {
   name             = "acc"
   postgres_version = 17
@@ -101,7 +93,20 @@ data "erawan_patroni_cluster" "acc" {
   addresses  = [for n in erawan_patroni_cluster.acc.nodes : n.address]
   depends_on = [erawan_patroni_cluster.acc]
 }
-`, l.SSHUser, l.SSHPrivateKeyFile, l.KnownHostsFile, strings.Join(nodes, ", "), labCIDR(l), maxConn, protect)
+`, strings.Join(nodes, ", "), labCIDR(l), maxConn, protect)
+}
+
+// labProviderHCL is the provider block that reaches the lab's hosts.
+func labProviderHCL(l *lab.File) string {
+	return fmt.Sprintf(`
+provider "erawan" {
+  ssh = {
+    user             = %q
+    private_key_file = %q
+    known_hosts_file = %q
+  }
+}
+`, l.SSHUser, l.SSHPrivateKeyFile, l.KnownHostsFile)
 }
 
 // members returns name -> {role, state, address} from state.
@@ -158,7 +163,11 @@ func checkHealthy(want int) resource.TestCheckFunc {
 }
 
 func connect(ctx context.Context, host, user, password, db string) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=5432 dbname=%s connect_timeout=10 sslmode=disable", host, db))
+	return connectAt(ctx, host, 5432, user, password, db)
+}
+
+func connectAt(ctx context.Context, host string, port int, user, password, db string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d dbname=%s connect_timeout=10 sslmode=disable", host, port, db))
 	if err != nil {
 		return nil, err
 	}

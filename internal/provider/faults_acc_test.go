@@ -14,7 +14,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/lab"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/pgcluster"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
 const dupRes = "erawan_patroni_cluster.dup"
@@ -22,15 +24,7 @@ const dupRes = "erawan_patroni_cluster.dup"
 // dupConfig is a one-node Patroni cluster "dup" on lab host 0, on ports of
 // its own so it never meets the other tests' clusters.
 func dupConfig(l *lab.File) string {
-	return fmt.Sprintf(`
-provider "erawan" {
-  ssh = {
-    user             = %q
-    private_key_file = %q
-    known_hosts_file = %q
-  }
-}
-
+	return labProviderHCL(l) + fmt.Sprintf(`
 resource "erawan_patroni_cluster" "dup" {
   name             = "dup"
   postgres_version = 17
@@ -42,7 +36,7 @@ resource "erawan_patroni_cluster" "dup" {
   allowed_cidrs    = [%q]
   deletion_protection = false
 }
-`, l.SSHUser, l.SSHPrivateKeyFile, l.KnownHostsFile, l.Hosts[0].Address, labCIDR(l))
+`, l.Hosts[0].Address, labCIDR(l))
 }
 
 // dupSQL runs fn on the dup cluster's only member as postgres.
@@ -50,12 +44,7 @@ func dupSQL(s *terraform.State, fn func(context.Context, *pgx.Conn) error) error
 	a := s.RootModule().Resources[dupRes].Primary.Attributes
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=5442 dbname=postgres connect_timeout=10 sslmode=disable", a["nodes.0.address"]))
-	if err != nil {
-		return err
-	}
-	cfg.User, cfg.Password = "postgres", a["superuser_password"]
-	c, err := pgx.ConnectConfig(ctx, cfg)
+	c, err := connectAt(ctx, a["nodes.0.address"], 5442, "postgres", a["superuser_password"], "postgres")
 	if err != nil {
 		return fmt.Errorf("connecting to the dup cluster: %w", err)
 	}
@@ -66,11 +55,13 @@ func dupSQL(s *terraform.State, fn func(context.Context, *pgx.Conn) error) error
 // markerID is the resource id in the marker of Patroni cluster name on addr.
 func markerID(t *testing.T, pool *sshclient.Pool, addr, name string) string {
 	t.Helper()
-	out, err := pool.Run(context.Background(), addr, "sed -n 's/^ *\"id\": *\"\\([^\"]*\\)\".*/\\1/p' /etc/erawan/"+name+"/erawan.json", nil)
-	if err != nil {
-		t.Fatalf("reading the marker of %s on %s: %v", name, addr, err)
+	out, err := pool.Run(context.Background(), addr, "sh -s", []byte(topology.MarkerIDScript(pgcluster.MarkerPath(name))))
+	value, ok := strings.CutPrefix(strings.TrimRight(string(out), "\n"), "marker\t")
+	if err != nil || !ok {
+		t.Fatalf("reading the marker of %s on %s: %v %q", name, addr, err, out)
 	}
-	return strings.TrimSpace(string(out))
+	owner, _, _ := topology.ParseMarkerLine(value)
+	return owner
 }
 
 // Fault 1 (#8): a second state with the same configuration is applied
