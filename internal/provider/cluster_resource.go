@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/nodelock"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/runner"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/secrets"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
@@ -86,6 +87,11 @@ func (r *clusterResource[M, S, O, D, R]) Create(ctx context.Context, req resourc
 	if resp.Diagnostics.Append(d...); resp.Diagnostics.HasError() {
 		return
 	}
+	lk := r.lock(ctx, "create", b, spec, spec, false, &resp.Diagnostics)
+	if lk == nil {
+		return
+	}
+	defer unlock(ctx, lk, r.object(b.Name.ValueString()), &resp.Diagnostics)
 	job, err := r.job(spec, spec, nil, *new(R), r.engine.info().create)
 	res, err := r.run(ctx, b.Name.ValueString(), job, err)
 	resp.Diagnostics.Append(writeProgress(ctx, resp.Private, createProgress{Completed: res.Completed, Done: err == nil})...)
@@ -268,6 +274,11 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
 	}
+	lk := r.lock(ctx, "update", pb, oldSpec, newSpec, true, &resp.Diagnostics)
+	if lk == nil {
+		return
+	}
+	defer unlock(ctx, lk, r.object(pb.Name.ValueString()), &resp.Diagnostics)
 	var res runner.Result
 	var err error
 	updated := progress.Done
@@ -330,6 +341,11 @@ func (r *clusterResource[M, S, O, D, R]) Delete(ctx context.Context, req resourc
 	if resp.Diagnostics.Append(d...); resp.Diagnostics.HasError() {
 		return
 	}
+	lk := r.lock(ctx, "delete", b, spec, spec, true, &resp.Diagnostics)
+	if lk == nil {
+		return
+	}
+	defer unlock(ctx, lk, r.object(b.Name.ValueString()), &resp.Diagnostics)
 	owned := r.fence(r.engine.observe(ctx, r.c, spec).Statuses(), b.ID.ValueString(), "tear down", &resp.Diagnostics)
 	job, err := r.job(spec, spec, nil, *new(R), r.engine.info().del)
 	job.Hosts = slices.DeleteFunc(job.Hosts, func(h runner.Host) bool { return !owned[h.Name] })
@@ -339,6 +355,20 @@ func (r *clusterResource[M, S, O, D, R]) Delete(ctx context.Context, req resourc
 	if _, err := r.run(ctx, b.Name.ValueString(), job, err); err != nil {
 		runFailure(&resp.Diagnostics, "Delete", r.object(b.Name.ValueString()), err)
 	}
+}
+
+// lock takes this cluster's lock on the nodes of old and s for operation
+// of resource id (see clients.lockNodes). The key is the engine and the
+// name, not the id, so two states holding clusters of one name exclude each
+// other too; Patroni and MySQL keys never meet.
+func (r *clusterResource[M, S, O, D, R]) lock(ctx context.Context, operation string, b *clusterBase, old, s S, skipUnreachable bool, diags *diag.Diagnostics) *nodelock.Lock {
+	var hosts []string
+	for _, m := range append(slices.Clone(r.engine.members(old)), r.engine.members(s)...) {
+		hosts = append(hosts, m.Address)
+	}
+	name := b.Name.ValueString()
+	key := strings.ToLower(r.engine.info().kind) + "-" + name
+	return r.c.lockNodes(ctx, key, hosts, operation, b.ID.ValueString(), r.object(name), skipUnreachable, diags)
 }
 
 // preflightStep is the first step of every engine's create playbook (the

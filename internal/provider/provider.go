@@ -5,9 +5,12 @@ package provider
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -33,6 +36,7 @@ type erawanProvider struct{ version string }
 type providerModel struct {
 	SSH             *sshModel    `tfsdk:"ssh"`
 	AnsiblePlaybook types.String `tfsdk:"ansible_playbook"`
+	LockTimeout     types.String `tfsdk:"lock_timeout"`
 }
 
 type sshModel struct {
@@ -58,6 +62,9 @@ type bastionModel struct {
 type clients struct {
 	pool   *sshclient.Pool
 	runner runner.Runner
+	// lockTimeout is how long a Create, Update or Delete waits for a lock
+	// on its nodes that another run holds (provider lock_timeout).
+	lockTimeout time.Duration
 
 	preflightOnce sync.Once
 	preflightErr  error
@@ -141,6 +148,13 @@ func (p *erawanProvider) Schema(_ context.Context, _ provider.SchemaRequest, res
 					},
 				},
 			},
+			"lock_timeout": schema.StringAttribute{Optional: true,
+				Validators: []validator.String{durationValidator{}},
+				MarkdownDescription: "How long a create, update or delete waits for the lock on its nodes while another run holds it, as a Go duration such as `\"10m\"` or `\"90s\"`. " +
+					"Default `\"10m\"`; `\"0s\"` fails at once. Each cluster is locked on every one of its nodes, and each proxy host once for all its tenants, " +
+					"so two `terraform apply` runs from different states, workspaces or machines never change one cluster or proxy host at once; " +
+					"the error names the holder (machine, process, operation, resource id, start time). A lock is freed when its holder ends, " +
+					"including a killed provider or a lost SSH connection. Plans and reads take no lock. Env: `ERAWAN_LOCK_TIMEOUT`."},
 			"ansible_playbook": schema.StringAttribute{Optional: true,
 				MarkdownDescription: "The `ansible-playbook` to run: a path or a name on `PATH`. Default `ansible-playbook`; ansible-core 2.14 or newer is required. Env: `ERAWAN_ANSIBLE_PLAYBOOK`."},
 		},
@@ -226,7 +240,16 @@ func (p *erawanProvider) Configure(ctx context.Context, req provider.ConfigureRe
 		resp.Diagnostics.AddAttributeError(path.Root("ssh"), "Invalid SSH settings", err.Error())
 		return
 	}
-	c := &clients{pool: pool, runner: runner.Runner{Binary: strOr(cfg.AnsiblePlaybook, "ERAWAN_ANSIBLE_PLAYBOOK", "ansible-playbook"), SSH: settings}}
+	lockTimeout, err := time.ParseDuration(strOr(cfg.LockTimeout, "ERAWAN_LOCK_TIMEOUT", "10m"))
+	if err == nil && lockTimeout < 0 {
+		err = errors.New("negative")
+	}
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("lock_timeout"), "Invalid lock timeout",
+			fmt.Sprintf("lock_timeout / ERAWAN_LOCK_TIMEOUT must be a non-negative Go duration such as \"10m\" or \"0s\": %v", err))
+		return
+	}
+	c := &clients{lockTimeout: lockTimeout, pool: pool, runner: runner.Runner{Binary: strOr(cfg.AnsiblePlaybook, "ERAWAN_ANSIBLE_PLAYBOOK", "ansible-playbook"), SSH: settings}}
 	resp.ResourceData = c
 	resp.DataSourceData = c
 }

@@ -153,7 +153,10 @@ func (r *Runner) Run(ctx context.Context, run Job) (Result, error) {
 		}
 	}()
 
-	res, parseErr := r.consume(stdout, red)
+	// ansible-playbook reads its extra vars (passwords among them) once, at
+	// start; the file goes with the first event, so a provider killed later
+	// (kill -9) leaves no secret in a file on the control host.
+	res, parseErr := r.consume(stdout, red, func() { _ = os.Remove(varsPath) })
 	waitErr := cmd.Wait()
 	close(stopKill)
 	wg.Wait()
@@ -179,7 +182,8 @@ func lastStep(r Result) string {
 
 // consume reads callback events and tracks which steps completed: a step is
 // complete when the next one starts (or the run ends) without a failure.
-func (r *Runner) consume(rd io.Reader, red *Redactor) (Result, error) {
+// first is called once, at the first event.
+func (r *Runner) consume(rd io.Reader, red *Redactor, first func()) (Result, error) {
 	var res Result
 	current := ""
 	sc := bufio.NewScanner(rd)
@@ -189,6 +193,10 @@ func (r *Runner) consume(rd io.Reader, red *Redactor) (Result, error) {
 		var ev Event
 		if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &ev) != nil {
 			continue // Ansible prints warnings outside the callback; ignore them here.
+		}
+		if first != nil {
+			first()
+			first = nil
 		}
 		ev.Msg, ev.Stdout, ev.Stderr = red.Redact(ev.Msg), red.Redact(ev.Stdout), red.Redact(ev.Stderr)
 		if r.OnEvent != nil {
