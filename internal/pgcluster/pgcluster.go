@@ -23,6 +23,7 @@ const (
 	StepVerify        = "verify"
 	StepDatabase      = "database"
 	StepRemoveMembers = "remove_members"
+	StepRemoveGone    = "remove_gone"
 	StepMembership    = "membership"
 	StepAddMembers    = "add_members"
 	StepPasswords     = "passwords"
@@ -37,7 +38,7 @@ const (
 // Steps of each playbook, in order.
 var (
 	CreateSteps = []string{StepPreflight, StepEtcd, StepConfigure, StepBootstrap, StepJoin, StepVerify, StepDatabase}
-	UpdateSteps = []string{StepPreflight, StepRemoveMembers, StepMembership, StepAddMembers, StepPasswords, StepConverge, StepDynamicConfig, StepDatabase, StepVerify}
+	UpdateSteps = []string{StepPreflight, StepRemoveGone, StepRemoveMembers, StepMembership, StepAddMembers, StepPasswords, StepConverge, StepDynamicConfig, StepDatabase, StepVerify}
 	DeleteSteps = []string{StepTeardown}
 )
 
@@ -185,6 +186,9 @@ type Vars struct {
 	ParametersChanged []string          `json:"erawan_parameters_changed"`
 	RotateVerifiers   map[string]string `json:"erawan_rotate_verifiers"`
 	Passwords         Passwords         `json:"erawan_passwords"`
+	// GoneMembers names the members taken out of nodes whose hosts did not
+	// answer: removed through a member that stays (see topology.Change.Gone).
+	GoneMembers []string `json:"erawan_gone_members"`
 }
 
 // Vars renders the playbook variables of a create or delete (old nil) or
@@ -198,7 +202,7 @@ func (s *Spec) Vars(old *Spec, rotate map[string]string) (*Vars, error) {
 		PostgresPort: s.PostgresPort, PatroniPort: s.PatroniPort, EtcdClientPort: s.EtcdClientPort, EtcdPeerPort: s.EtcdPeerPort,
 		AllowedCIDRs: nonNil(s.AllowedCIDRs), Parameters: nonNilMap(s.Parameters), SynchronousMode: s.SynchronousMode,
 		Marker: s.Marker(), ConfigPatch: map[string]any{}, ParametersChanged: []string{}, RotateVerifiers: map[string]string{},
-		Passwords: s.Passwords,
+		Passwords: s.Passwords, GoneMembers: []string{},
 	}
 	if s.Database != nil {
 		ver, err := secrets.ScramVerifier(s.Database.Password)

@@ -296,8 +296,12 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 	} else {
 		ch := topology.Diff(r.engine.members(oldSpec), r.engine.members(newSpec))
 		if len(ch.Removed) > 0 {
-			owned := r.fence(r.engine.observe(ctx, r.c, oldSpec).Statuses(), pb.ID.ValueString(), "remove", &resp.Diagnostics)
-			ch.Removed = slices.DeleteFunc(ch.Removed, func(m topology.Member) bool { return !owned[m.Name] })
+			statuses := r.engine.observe(ctx, r.c, oldSpec).Statuses()
+			ch.Gone = r.gone(statuses, ch.Removed, &resp.Diagnostics)
+			owned := r.fence(statuses, pb.ID.ValueString(), "remove", &resp.Diagnostics)
+			ch.Removed = slices.DeleteFunc(ch.Removed, func(m topology.Member) bool {
+				return !owned[m.Name] || slices.ContainsFunc(ch.Gone, func(g topology.Member) bool { return g.Name == m.Name })
+			})
 		}
 		job, jerr := r.job(oldSpec, newSpec, &ch, rot, r.engine.info().update)
 		res, err = r.run(ctx, pb.Name.ValueString(), job, jerr, oldSpec.Secrets()...)
@@ -369,6 +373,23 @@ func (r *clusterResource[M, S, O, D, R]) lock(ctx context.Context, operation str
 	name := b.Name.ValueString()
 	key := strings.ToLower(r.engine.info().kind) + "-" + name
 	return r.c.lockNodes(ctx, key, hosts, operation, b.ID.ValueString(), r.object(name), skipUnreachable, diags)
+}
+
+// gone picks, among the members to remove, those whose hosts did not
+// answer: a host gone for good. They are removed through the members that
+// stay and nothing is attempted on them, with a warning.
+func (r *clusterResource[M, S, O, D, R]) gone(statuses []topology.NodeStatus, removed []topology.Member, diags *diag.Diagnostics) []topology.Member {
+	status := topology.ByName(statuses)
+	var out []topology.Member
+	for _, m := range removed {
+		if s, ok := status[m.Name]; ok && !s.Reached() {
+			out = append(out, m)
+			diags.AddWarning(fmt.Sprintf("Member %s (%s) was removed without its host", m.Name, m.Address),
+				fmt.Sprintf("Its host did not answer (%v), so it was removed through the members that stay (%s membership and the cluster's view no longer list it) and nothing was attempted on it. "+
+					"If the host comes back, its services for this cluster still run there: stop them, or destroy its files by hand.", s.SSHError, r.engine.info().kind))
+		}
+	}
+	return out
 }
 
 // preflightStep is the first step of every engine's create playbook (the

@@ -133,7 +133,9 @@ func (mysqlEngine) spec(ctx context.Context, m *mysqlClusterModel) (*mysqlgr.Spe
 func (mysqlEngine) job(_, s *mysqlgr.Spec, ch *topology.Change, rot mysqlRotation) (runner.Job, error) {
 	var removed []topology.Member
 	if ch != nil {
-		removed = ch.Removed
+		// A gone member's accounts are dropped too; its host is in no
+		// inventory group, and Group Replication's majority expels it.
+		removed = append(slices.Clone(ch.Removed), ch.Gone...)
 	}
 	return runner.Job{Vars: s.Vars(removed, bool(rot)), Secrets: s.Secrets()}, nil
 }

@@ -106,6 +106,9 @@ func (patroniEngine) job(old, s *pgcluster.Spec, ch *topology.Change, rot patron
 		old = nil
 	}
 	vars, err := s.Vars(old, rot)
+	if err == nil {
+		vars.GoneMembers = ch.GoneNames()
+	}
 	return runner.Job{Vars: vars, Secrets: append(s.Secrets(), slices.Collect(maps.Values(rot))...)}, err
 }
 

@@ -117,6 +117,21 @@ func Probe[T any](ctx context.Context, members []Member, perHost time.Duration, 
 type Change struct {
 	Added   []string // names of members to add, in desired order
 	Removed []Member // members to remove, in current order
+	// Gone are members to remove whose hosts do not answer: they are in no
+	// inventory group (nothing is attempted on them) and are removed through
+	// the members that stay.
+	Gone []Member
+}
+
+// GoneNames returns the names of the gone members (never nil).
+func (c *Change) GoneNames() []string {
+	out := []string{}
+	if c != nil {
+		for _, m := range c.Gone {
+			out = append(out, m.Name)
+		}
+	}
+	return out
 }
 
 // Diff compares the current members with the desired ones by name.
