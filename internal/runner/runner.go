@@ -121,8 +121,8 @@ func (r *Runner) Run(ctx context.Context, run Job) (Result, error) {
 	cmd.Dir = bdir
 	cmd.Env = runEnv(dir, bdir)
 	// Its own process group, so cancelling kills the ssh children too; and
-	// killed with the provider, whatever ends it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// (on Linux) killed with the provider, whatever ends it.
+	cmd.SysProcAttr = procAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return Result{}, err
