@@ -102,7 +102,7 @@ func mysqlVars() map[string]any {
 // haproxyVars are the real variables of a tenant write.
 func haproxyVars() map[string]any {
 	t := haproxy.Tenant{Name: "shop", BindAddress: "127.0.0.1", ReadWritePort: 15432}
-	return asMap(haproxy.PlaybookVars(t, haproxy.StatePresent, "listen shop\n  bind 127.0.0.1:15432\n"), nil)
+	return asMap(haproxy.PlaybookVars(t, haproxy.StatePresent, haproxy.WithOwner("0f6e2a51-owner", "listen shop\n  bind 127.0.0.1:15432\n"), "0f6e2a51-owner"), nil)
 }
 
 // Every host connects locally (no SSH), and every group the provider sends

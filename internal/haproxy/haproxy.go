@@ -47,6 +47,28 @@ func File(dir, name string) string {
 // Header marks rendered files; the JSON after it lets import rebuild the tenant.
 const Header = "# erawan-tenant: "
 
+// OwnerHeader starts the first line of a tenant file on the proxy host; the
+// rest of that line is the owning resource's owner_id (a random UUID made
+// at create). It is not part of the rendered text (Render), so the plan can
+// show the text before the id exists.
+const OwnerHeader = "# erawan-owner: "
+
+// WithOwner is the file content for rendered text owned by owner.
+func WithOwner(owner, text string) string {
+	return OwnerHeader + owner + "\n" + text
+}
+
+// SplitOwner separates a tenant file into its owner id ("" when the file has
+// no owner line: written by hand or by a release before owner ids) and the
+// rendered text.
+func SplitOwner(file string) (owner, text string) {
+	first, rest, ok := strings.Cut(file, "\n")
+	if after, found := strings.CutPrefix(first, OwnerHeader); found && ok {
+		return strings.TrimSpace(after), rest
+	}
+	return "", file
+}
+
 var nameRE = regexp.MustCompile(`^[a-z0-9_-]{1,63}$`)
 
 // Validate checks a tenant; every error names the attribute.

@@ -139,3 +139,31 @@ func TestValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The owner line comes first in the file and is not part of the rendered
+// text; a file without one (hand-written, or from an earlier release) has
+// no owner.
+func TestOwnerLine(t *testing.T) {
+	text, err := Render(pgTenant())
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := WithOwner("3f1d2c9e-aaaa", text)
+	if !strings.HasPrefix(file, "# erawan-owner: 3f1d2c9e-aaaa\n# Managed by") {
+		t.Fatalf("owner line not first:\n%s", file)
+	}
+	owner, rest := SplitOwner(file)
+	if owner != "3f1d2c9e-aaaa" || rest != text {
+		t.Fatalf("SplitOwner = %q, text equal %v", owner, rest == text)
+	}
+	if owner, rest := SplitOwner(text); owner != "" || rest != text {
+		t.Fatalf("a file without an owner line: owner %q, text equal %v", owner, rest == text)
+	}
+	if owner, _ := SplitOwner(OwnerHeader + "x"); owner != "" {
+		t.Fatalf("an owner line without the text after it counts as no owner, got %q", owner)
+	}
+	if _, err := Parse(file); err != nil {
+		t.Fatalf("Parse of an owned file: %v", err)
+	}
+	haproxyCheck(t, file)
+}

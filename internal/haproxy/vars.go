@@ -27,9 +27,13 @@ const (
 // Vars are the inputs of the haproxy_tenant playbook (its declared
 // variables, JSON keys as the playbook names them).
 type Vars struct {
-	TenantName      string `json:"erawan_tenant_name"`
-	TenantState     string `json:"erawan_tenant_state"`  // StatePresent or StateAbsent
-	TenantConfig    string `json:"erawan_tenant_config"` // the rendered text; empty when absent
+	TenantName   string `json:"erawan_tenant_name"`
+	TenantState  string `json:"erawan_tenant_state"`  // StatePresent or StateAbsent
+	TenantConfig string `json:"erawan_tenant_config"` // the file's content (WithOwner); empty when absent
+	// TenantOwner is the owner id the tenant's existing file must hold for
+	// the run to change it; "" means a file without an owner line (one from
+	// a release before owner ids), which the run then takes over.
+	TenantOwner     string `json:"erawan_tenant_owner"`
 	TenantFile      string `json:"erawan_tenant_file"`
 	TenantPorts     []int  `json:"erawan_tenant_ports"`      // the listener ports, checked for clashes and probed
 	TenantCheckHost string `json:"erawan_tenant_check_host"` // where the playbook probes the listeners
@@ -37,14 +41,16 @@ type Vars struct {
 	Main            string `json:"erawan_haproxy_main"`
 }
 
-// PlaybookVars returns the playbook inputs that put config in place for
-// tenant t (state StatePresent) or remove its file (StateAbsent, config "").
+// PlaybookVars returns the playbook inputs that put the file content in
+// place for tenant t (state StatePresent) or remove its file (StateAbsent,
+// content ""), acting only on a file that holds owner (see Vars.TenantOwner).
 // Only t's name, bind address and ports are used.
-func PlaybookVars(t Tenant, state, config string) Vars {
+func PlaybookVars(t Tenant, state, content, owner string) Vars {
 	return Vars{
 		TenantName:      t.Name,
 		TenantState:     state,
-		TenantConfig:    config,
+		TenantConfig:    content,
+		TenantOwner:     owner,
 		TenantFile:      File(ConfDir, t.Name),
 		TenantPorts:     listenPorts(t),
 		TenantCheckHost: checkHost(t.BindAddress),

@@ -25,7 +25,7 @@ func TestListenPorts(t *testing.T) {
 
 // The JSON keys are the playbook's variable names.
 func TestPlaybookVarsJSON(t *testing.T) {
-	v := PlaybookVars(Tenant{Name: "orders", BindAddress: "0.0.0.0", ReadWritePort: 5000, ReadOnlyPort: 5001}, StatePresent, "text")
+	v := PlaybookVars(Tenant{Name: "orders", BindAddress: "0.0.0.0", ReadWritePort: 5000, ReadOnlyPort: 5001}, StatePresent, "text", "5b1c-owner")
 	b, err := json.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
@@ -33,14 +33,14 @@ func TestPlaybookVarsJSON(t *testing.T) {
 	var got map[string]any
 	_ = json.Unmarshal(b, &got)
 	want := map[string]any{
-		"erawan_tenant_name": "orders", "erawan_tenant_state": "present", "erawan_tenant_config": "text",
+		"erawan_tenant_name": "orders", "erawan_tenant_state": "present", "erawan_tenant_config": "text", "erawan_tenant_owner": "5b1c-owner",
 		"erawan_tenant_file": "/etc/haproxy/conf.d/50-erawan-orders.cfg", "erawan_tenant_ports": []any{5000.0, 5001.0},
 		"erawan_tenant_check_host": "127.0.0.1", "erawan_haproxy_confd": "/etc/haproxy/conf.d", "erawan_haproxy_main": "/etc/haproxy/haproxy.cfg",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("vars:\n got %v\nwant %v", got, want)
 	}
-	absent := PlaybookVars(Tenant{Name: "orders", BindAddress: "10.0.0.5", ReadWritePort: 5000}, StateAbsent, "")
+	absent := PlaybookVars(Tenant{Name: "orders", BindAddress: "10.0.0.5", ReadWritePort: 5000}, StateAbsent, "", "")
 	if absent.TenantState != "absent" || absent.TenantConfig != "" || absent.TenantCheckHost != "10.0.0.5" || !reflect.DeepEqual(absent.TenantPorts, []int{5000}) {
 		t.Fatalf("absent: %+v", absent)
 	}

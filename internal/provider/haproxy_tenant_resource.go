@@ -29,6 +29,7 @@ import (
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/haproxy"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/runner"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/secrets"
 )
 
 var (
@@ -97,7 +98,13 @@ func (r *haproxyTenantResource) Schema(ctx context.Context, _ resource.SchemaReq
 			"rendered_config": schema.StringAttribute{Computed: true,
 				MarkdownDescription: "The exact HAProxy text of this tenant, rendered by the provider, so the plan shows the config diff. After a hand edit on the host it holds the file as found."},
 			"config_sha256": schema.StringAttribute{Computed: true,
-				MarkdownDescription: "SHA-256 of the tenant's file on the host (empty when the file is missing). A difference from `rendered_config` is drift."},
+				MarkdownDescription: "SHA-256 of `rendered_config` as found in the tenant's file on the host, without its owner line (empty when the file is missing). A difference from the planned text is drift."},
+			"owner_id": schema.StringAttribute{Computed: true,
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				MarkdownDescription: "A random UUID made when this resource creates the tenant, written as the file's first line (`# erawan-owner: <id>`, not part of `rendered_config`). " +
+					"A create, update or delete changes the file only while it holds this id, so a second Terraform state that declares a tenant of the same name on the same host " +
+					"fails naming the owner id instead of overwriting it, and a destroy whose file another resource took over leaves it alone. `terraform import` reads it from the file. " +
+					"A tenant written by an earlier release has none: the next apply writes one (an update in the plan)."},
 			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true,
 				CreateDescription: "Default `10m`, counted from when this tenant's change starts on its proxy host (changes on one host run one at a time).", UpdateDescription: "Default `10m`, counted the same way.", DeleteDescription: "Default `10m`, counted the same way."}),
 		},
@@ -155,6 +162,13 @@ func (r *haproxyTenantResource) ModifyPlan(ctx context.Context, req resource.Mod
 	if !plan.Name.IsUnknown() && !plan.Host.IsUnknown() {
 		plan.ID = types.StringValue(plan.Name.ValueString() + "@" + plan.Host.ValueString())
 	}
+	if !req.State.Raw.IsNull() {
+		var state tenantModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		if state.OwnerID.IsNull() {
+			plan.OwnerID = types.StringUnknown() // written by an earlier release: the update stamps the file
+		}
+	}
 	if !plan.ReadOnlyPort.IsNull() && !plan.ReadOnlyPort.IsUnknown() && plan.ReadOnlyPort.Equal(plan.ReadWritePort) {
 		resp.Diagnostics.AddAttributeError(path.Root("read_only_port"), "Ports clash",
 			fmt.Sprintf("read_only_port and read_write_port are both %d; each listener needs its own port.", plan.ReadWritePort.ValueInt64()))
@@ -176,13 +190,26 @@ func (r *haproxyTenantResource) ModifyPlan(ctx context.Context, req resource.Mod
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
-// run writes or removes the tenant's file. Changes on one proxy host are
-// serialised, and the operation's timeout starts once this one holds the host.
-func (r *haproxyTenantResource) run(ctx context.Context, m *tenantModel, state string, text string, timeout time.Duration) error {
+// run writes the file content (StatePresent) or removes the file
+// (StateAbsent) of tenant m, acting only on a file that holds owner. Changes
+// on one proxy host run one at a time: within this provider by a mutex, and
+// across Terraform runs by the host's "haproxy" lock (lock_timeout), held for
+// the whole change. The operation's timeout starts once both are held.
+func (r *haproxyTenantResource) run(ctx context.Context, m *tenantModel, op, state, content, owner string, timeout time.Duration, diags *diag.Diagnostics) {
 	if err := r.c.ansiblePreflight(ctx); err != nil {
-		return err
+		runFailure(diags, op, tenantObject(m), err)
+		return
 	}
-	defer r.c.lockHost(m.Host.ValueString())()
+	host := m.Host.ValueString()
+	defer r.c.lockHost(host)()
+	lk := r.c.lockNodes(ctx, haproxyLockKey, []string{host}, strings.ToLower(op), tenantHolderID(m, owner), tenantObject(m), false, diags)
+	if lk == nil {
+		return
+	}
+	defer unlock(ctx, lk, tenantObject(m), diags)
+	if state == haproxy.StateAbsent && !r.ownsFile(ctx, m, owner, diags) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	name := m.Name.ValueString()
@@ -190,11 +217,51 @@ func (r *haproxyTenantResource) run(ctx context.Context, m *tenantModel, state s
 	rn.OnEvent = ansibleLogger(ctx, "tenant", name)
 	_, err := rn.Run(ctx, runner.Job{
 		Playbook: haproxy.Playbook,
-		Hosts:    []runner.Host{{Name: m.Host.ValueString(), Address: m.Host.ValueString(), Groups: []string{haproxy.Group}}},
+		Hosts:    []runner.Host{{Name: host, Address: host, Groups: []string{haproxy.Group}}},
 		Vars: haproxy.PlaybookVars(haproxy.Tenant{Name: name, BindAddress: m.BindAddress.ValueString(),
-			ReadWritePort: int(m.ReadWritePort.ValueInt64()), ReadOnlyPort: int(m.ReadOnlyPort.ValueInt64())}, state, text),
+			ReadWritePort: int(m.ReadWritePort.ValueInt64()), ReadOnlyPort: int(m.ReadOnlyPort.ValueInt64())}, state, content, owner),
 	})
-	return err
+	if err != nil {
+		runFailure(diags, op, tenantObject(m), err)
+	}
+}
+
+// haproxyLockKey names the one lock of a proxy host that every tenant change takes.
+const haproxyLockKey = "haproxy"
+
+// tenantHolderID is how a tenant names itself in a lock's holder record.
+func tenantHolderID(m *tenantModel, owner string) string {
+	if owner == "" {
+		return m.ID.ValueString()
+	}
+	return m.ID.ValueString() + " (owner_id " + owner + ")"
+}
+
+// ownsFile reports whether the tenant's file may be removed by the resource
+// holding owner: the file holds that id (or, for owner "", has no owner
+// line). A file of another owner is left alone with a warning. A missing or
+// unreadable file counts as owned: the playbook then only checks that the
+// ports are closed, and its own fence decides.
+func (r *haproxyTenantResource) ownsFile(ctx context.Context, m *tenantModel, owner string, diags *diag.Diagnostics) bool {
+	file, err := r.readFile(ctx, m.Host.ValueString(), m.Name.ValueString())
+	if err != nil || file == "" {
+		return true
+	}
+	if found, _ := haproxy.SplitOwner(file); found != owner {
+		diags.AddWarning(fmt.Sprintf("%s is not this resource's", tenantObject(m)),
+			fmt.Sprintf("%s holds owner_id %s, not %s, so destroy left it alone and only forgot this resource.",
+				haproxy.File(haproxy.ConfDir, m.Name.ValueString()), orNone(found), orNone(owner)))
+		return false
+	}
+	return true
+}
+
+// orNone shows an empty owner id as "none".
+func orNone(id string) string {
+	if id == "" {
+		return "none"
+	}
+	return id
 }
 
 // tenantObject names a tenant in diagnostics: HAProxy tenant "orders" on 10.0.0.5.
@@ -202,34 +269,39 @@ func tenantObject(m *tenantModel) string {
 	return fmt.Sprintf("HAProxy tenant %q on %s", m.Name.ValueString(), m.Host.ValueString())
 }
 
-func (r *haproxyTenantResource) apply(ctx context.Context, plan *tenantModel, timeout time.Duration, diags *diag.Diagnostics, op string) {
-	if err := r.run(ctx, plan, haproxy.StatePresent, plan.RenderedConfig.ValueString(), timeout); err != nil {
-		runFailure(diags, op, tenantObject(plan), err)
-	}
-}
-
 func (r *haproxyTenantResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan tenantModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	timeout, d := plan.Timeouts.Create(ctx, 10*time.Minute)
 	resp.Diagnostics.Append(d...)
-	r.write(ctx, &plan, timeout, "Create", &resp.Diagnostics, &resp.State)
+	// A new owner id, which no file holds yet: a file already there is
+	// another resource's (or hand-written), and the run refuses it.
+	plan.OwnerID = types.StringValue(secrets.UUID())
+	r.write(ctx, &plan, plan.OwnerID.ValueString(), timeout, "Create", &resp.Diagnostics, &resp.State)
 }
 
 func (r *haproxyTenantResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan tenantModel
+	var plan, state tenantModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	timeout, d := plan.Timeouts.Update(ctx, 10*time.Minute)
 	resp.Diagnostics.Append(d...)
-	r.write(ctx, &plan, timeout, "Update", &resp.Diagnostics, &resp.State)
+	if plan.OwnerID.IsUnknown() || plan.OwnerID.IsNull() {
+		// A tenant from a release before owner ids: its file gets one now.
+		plan.OwnerID = types.StringValue(secrets.UUID())
+	}
+	r.write(ctx, &plan, state.OwnerID.ValueString(), timeout, "Update", &resp.Diagnostics, &resp.State)
 }
 
-// write puts the planned tenant file in place and, on success, records the plan as state.
-func (r *haproxyTenantResource) write(ctx context.Context, plan *tenantModel, timeout time.Duration, op string, diags *diag.Diagnostics, state *tfsdk.State) {
+// write puts the planned tenant file in place, stamped with plan's owner id,
+// over a file that holds owner (see haproxy.Vars.TenantOwner), and on
+// success records the plan as state.
+func (r *haproxyTenantResource) write(ctx context.Context, plan *tenantModel, owner string, timeout time.Duration, op string, diags *diag.Diagnostics, state *tfsdk.State) {
 	if diags.HasError() {
 		return
 	}
-	if r.apply(ctx, plan, timeout, diags, op); diags.HasError() {
+	content := haproxy.WithOwner(plan.OwnerID.ValueString(), plan.RenderedConfig.ValueString())
+	if r.run(ctx, plan, op, haproxy.StatePresent, content, owner, timeout, diags); diags.HasError() {
 		return
 	}
 	diags.Append(state.Set(ctx, plan)...)
@@ -262,11 +334,17 @@ func (r *haproxyTenantResource) Read(ctx context.Context, req resource.ReadReque
 	}
 	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	text, err := r.readFile(rctx, state.Host.ValueString(), state.Name.ValueString())
+	file, err := r.readFile(rctx, state.Host.ValueString(), state.Name.ValueString())
 	if err != nil {
 		resp.Diagnostics.AddWarning(fmt.Sprintf("HAProxy host %s is unreachable", state.Host.ValueString()),
 			fmt.Sprintf("Reading tenant %q: %v. The last known state is kept.", state.Name.ValueString(), err))
 		return
+	}
+	owner, text := haproxy.SplitOwner(file)
+	if file != "" && owner != state.OwnerID.ValueString() && !(state.OwnerID.IsNull() && owner == "") {
+		resp.Diagnostics.AddWarning(fmt.Sprintf("%s is not this resource's", tenantObject(&state)),
+			fmt.Sprintf("%s holds owner_id %s, not this resource's %s: another Terraform state (or a hand edit) replaced it. Apply will refuse to change it; remove one of the two resources.",
+				haproxy.File(haproxy.ConfDir, state.Name.ValueString()), orNone(owner), orNone(state.OwnerID.ValueString())))
 	}
 	if text == "" {
 		state.RenderedConfig, state.ConfigSHA256 = types.StringValue(""), types.StringValue("")
@@ -284,9 +362,7 @@ func (r *haproxyTenantResource) Delete(ctx context.Context, req resource.DeleteR
 	}
 	timeout, d := state.Timeouts.Delete(ctx, 10*time.Minute)
 	resp.Diagnostics.Append(d...)
-	if err := r.run(ctx, &state, haproxy.StateAbsent, "", timeout); err != nil {
-		runFailure(&resp.Diagnostics, "Delete", tenantObject(&state), err)
-	}
+	r.run(ctx, &state, "Delete", haproxy.StateAbsent, "", state.OwnerID.ValueString(), timeout, &resp.Diagnostics)
 }
 
 // ImportState takes "<name>@<host>" and rebuilds the tenant from its file.
@@ -296,8 +372,9 @@ func (r *haproxyTenantResource) ImportState(ctx context.Context, req resource.Im
 		resp.Diagnostics.AddError("Invalid import id", fmt.Sprintf("Want <name>@<host>, for example orders@10.0.0.5; got %q.", req.ID))
 		return
 	}
-	text, err := r.readFile(ctx, host, name)
-	if err != nil || text == "" {
+	file, err := r.readFile(ctx, host, name)
+	owner, text := haproxy.SplitOwner(file)
+	if err != nil || file == "" {
 		resp.Diagnostics.AddError(fmt.Sprintf("Reading tenant %q on %s failed", name, host), fmt.Sprintf("%s: %v", haproxy.File(haproxy.ConfDir, name), err))
 		return
 	}
@@ -312,6 +389,7 @@ func (r *haproxyTenantResource) ImportState(ctx context.Context, req resource.Im
 		BackendPort: types.Int64Value(int64(t.BackendPort)), HealthCheckPort: types.Int64Value(int64(t.HealthCheckPort)),
 		HealthCheckTLS: types.BoolValue(t.HealthCheckTLS), MaxReplicaLagBytes: types.Int64Value(t.MaxReplicaLagBytes), MaxConn: types.Int64Value(int64(t.MaxConn)),
 		RenderedConfig: types.StringValue(text), ConfigSHA256: types.StringValue(haproxy.SHA256(text)), AllowedCIDRs: types.ListNull(types.StringType),
+		OwnerID:  types.StringNull(),
 		Timeouts: timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType, "update": types.StringType, "delete": types.StringType})},
 	}
 	if t.Engine == haproxy.EngineMySQL {
@@ -319,6 +397,9 @@ func (r *haproxyTenantResource) ImportState(ctx context.Context, req resource.Im
 	}
 	if t.ReadOnlyPort != 0 {
 		m.ReadOnlyPort = types.Int64Value(int64(t.ReadOnlyPort))
+	}
+	if owner != "" {
+		m.OwnerID = types.StringValue(owner)
 	}
 	m.Backends, _ = types.ListValueFrom(ctx, types.StringType, t.Backends)
 	if len(t.AllowedCIDRs) > 0 {

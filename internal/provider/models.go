@@ -178,6 +178,7 @@ type tenantModel struct {
 	MaxConn            types.Int64    `tfsdk:"maxconn"`
 	RenderedConfig     types.String   `tfsdk:"rendered_config"`
 	ConfigSHA256       types.String   `tfsdk:"config_sha256"`
+	OwnerID            types.String   `tfsdk:"owner_id"`
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
