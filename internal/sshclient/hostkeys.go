@@ -1,11 +1,15 @@
 package sshclient
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -49,9 +53,23 @@ func (e *UnknownHostError) Error() string {
 		"or set ssh.host_key_policy = \"accept-new\" to record keys of new hosts", e.Host, e.File, e.Presented)
 }
 
+// KnownHostsError is a known_hosts file that cannot be read or parsed. No
+// retry can fix it, so a connection fails at once.
+type KnownHostsError struct {
+	File string
+	Err  error
+}
+
+func (e *KnownHostsError) Error() string {
+	return fmt.Sprintf("known_hosts file %s: %v (fix or create the file, or set ssh.host_key_policy = \"accept-new\" to have it created)", e.File, e.Err)
+}
+
+func (e *KnownHostsError) Unwrap() error { return e.Err }
+
 // hostKeyChecker verifies host keys against one known_hosts file. With the
-// accept-new policy it appends keys of unknown hosts to the file. It is safe
-// for concurrent use.
+// accept-new policy it appends keys of unknown hosts to the file, under an
+// exclusive flock(2) and only when no other process recorded the host in
+// the meantime. It is safe for concurrent use.
 type hostKeyChecker struct {
 	file   string
 	policy string
@@ -82,21 +100,35 @@ func newHostKeyChecker(file, policy string) (*hostKeyChecker, error) {
 	return &hostKeyChecker{file: file, policy: policy}, nil
 }
 
-// Callback is an ssh.HostKeyCallback. The file is re-read on each call so
-// keys recorded by another connection are seen.
+// check verifies key against the file as it is now (re-read on each call, so
+// keys recorded by another connection or process are seen). It returns the
+// knownhosts KeyError for a key the file does not hold.
+func (c *hostKeyChecker) check(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	cb, err := knownhosts.New(c.file)
+	if err != nil {
+		return &KnownHostsError{File: c.file, Err: err}
+	}
+	return cb(hostname, remote, key)
+}
+
+// Callback is an ssh.HostKeyCallback.
 func (c *hostKeyChecker) Callback(hostname string, remote net.Addr, key ssh.PublicKey) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cb, err := knownhosts.New(c.file)
-	if err != nil {
-		return fmt.Errorf("reading known_hosts file %s: %w", c.file, err)
+	err := c.verdict(hostname, key, c.check(hostname, remote, key))
+	if err == nil || c.policy != PolicyAcceptNew {
+		return err
 	}
-	err = cb(hostname, remote, key)
-	if err == nil {
-		return nil
+	if _, ok := err.(*UnknownHostError); !ok {
+		return err
 	}
+	return c.record(hostname, remote, key)
+}
+
+// verdict turns a knownhosts result into this package's errors.
+func (c *hostKeyChecker) verdict(hostname string, key ssh.PublicKey, err error) error {
 	var keyErr *knownhosts.KeyError
-	if !errors.As(err, &keyErr) {
+	if err == nil || !errors.As(err, &keyErr) {
 		return err
 	}
 	presented := ssh.FingerprintSHA256(key)
@@ -107,17 +139,87 @@ func (c *hostKeyChecker) Callback(hostname string, remote net.Addr, key ssh.Publ
 		}
 		return &HostKeyMismatchError{Host: hostname, Presented: presented, Recorded: rec, File: c.file}
 	}
-	if c.policy != PolicyAcceptNew {
-		return &UnknownHostError{Host: hostname, Presented: presented, File: c.file}
-	}
-	line := knownhosts.Line([]string{knownhosts.Normalize(hostname)}, key)
-	f, err := os.OpenFile(c.file, os.O_APPEND|os.O_WRONLY, 0o600)
+	return &UnknownHostError{Host: hostname, Presented: presented, File: c.file}
+}
+
+// record appends key for hostname (accept-new) while holding an exclusive
+// flock on the file, after reading it again: another process (a second
+// provider, an ssh client) may have recorded the host meanwhile, and then
+// its key decides.
+func (c *hostKeyChecker) record(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	f, err := os.OpenFile(c.file, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("recording host key of %s: %w", hostname, err)
 	}
 	defer f.Close()
+	if err := lockFile(f); err != nil {
+		return fmt.Errorf("recording host key of %s: locking %s: %w", hostname, c.file, err)
+	}
+	err = c.verdict(hostname, key, c.check(hostname, remote, key))
+	if _, unknown := err.(*UnknownHostError); !unknown {
+		return err // recorded by another process meanwhile: accepted, or a mismatch
+	}
+	line := knownhosts.Line([]string{knownhosts.Normalize(hostname)}, key)
 	if _, err := fmt.Fprintln(f, line); err != nil {
 		return fmt.Errorf("recording host key of %s: %w", hostname, err)
 	}
 	return nil
+}
+
+// algorithms lists the host key algorithms to offer to hostname (host:port):
+// those of the key types the file records for it, so a host known by one
+// type (say ed25519) is asked for that type and never reads as a mismatch
+// because it preferred another. Nil when the file records none (a new host
+// under accept-new), leaving Go's defaults.
+func (c *hostKeyChecker) algorithms(hostname string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var keyErr *knownhosts.KeyError
+	if !errors.As(c.check(hostname, probeAddr(hostname), probeKey), &keyErr) {
+		return nil
+	}
+	var out []string
+	for _, k := range keyErr.Want {
+		for _, a := range algorithmsFor(k.Key.Type()) {
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// algorithmsFor maps a key type to the signature algorithms that use it.
+func algorithmsFor(keyType string) []string {
+	switch keyType {
+	case ssh.KeyAlgoRSA:
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+	case ssh.CertAlgoRSAv01:
+		return []string{ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01, ssh.CertAlgoRSAv01}
+	}
+	return []string{keyType}
+}
+
+// probeKey is a key no host has: checking it lists the recorded keys.
+var probeKey = func() ssh.PublicKey {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	k, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// probeAddr is the remote address knownhosts matches for hostname (host:port);
+// only its IP matters, for entries written by IP.
+func probeAddr(hostname string) net.Addr {
+	host, port, err := net.SplitHostPort(hostname)
+	if err != nil {
+		return &net.TCPAddr{}
+	}
+	p, _ := strconv.Atoi(port)
+	return &net.TCPAddr{IP: net.ParseIP(host), Port: p}
 }

@@ -136,12 +136,15 @@ func expandHome(p string) string {
 // ExpandHome replaces a leading "~/" with the user's home directory.
 func ExpandHome(p string) string { return expandHome(p) }
 
-func (p *Pool) clientConfig(user string, auth []ssh.AuthMethod) *ssh.ClientConfig {
+// clientConfig is the handshake configuration for user at addr (host:port):
+// it offers only the host key algorithms known_hosts records for addr.
+func (p *Pool) clientConfig(user, addr string, auth []ssh.AuthMethod) *ssh.ClientConfig {
 	return &ssh.ClientConfig{
-		User:            user,
-		Auth:            auth,
-		HostKeyCallback: p.checker.Callback,
-		Timeout:         p.cfg.DialTimeout,
+		User:              user,
+		Auth:              auth,
+		HostKeyCallback:   p.checker.Callback,
+		HostKeyAlgorithms: p.checker.algorithms(addr),
+		Timeout:           p.cfg.DialTimeout,
 	}
 }
 
@@ -204,7 +207,8 @@ func (p *Pool) Client(ctx context.Context, host string) (*ssh.Client, error) {
 func retryable(err error) bool {
 	var mm *HostKeyMismatchError
 	var uh *UnknownHostError
-	if errors.As(err, &mm) || errors.As(err, &uh) {
+	var kh *KnownHostsError
+	if errors.As(err, &mm) || errors.As(err, &uh) || errors.As(err, &kh) {
 		return false
 	}
 	if strings.Contains(err.Error(), "unable to authenticate") {
@@ -215,7 +219,7 @@ func retryable(err error) bool {
 
 func (p *Pool) dial(ctx context.Context, host string) (*ssh.Client, error) {
 	addr := net.JoinHostPort(host, strconv.Itoa(p.cfg.Port))
-	cc := p.clientConfig(p.cfg.User, p.auth)
+	cc := p.clientConfig(p.cfg.User, addr, p.auth)
 	if p.cfg.Bastion == nil {
 		d := net.Dialer{Timeout: p.cfg.DialTimeout}
 		conn, err := d.DialContext(ctx, "tcp", addr)
@@ -277,7 +281,7 @@ func (p *Pool) bastionClient(ctx context.Context) (*ssh.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := handshake(ctx, conn, addr, p.clientConfig(b.User, auth))
+	c, err := handshake(ctx, conn, addr, p.clientConfig(b.User, addr, auth))
 	if err != nil {
 		return nil, err
 	}

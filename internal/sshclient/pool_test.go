@@ -40,7 +40,7 @@ func newSigner(t *testing.T) (ssh.Signer, []byte) {
 	return s, pem.EncodeToMemory(blk)
 }
 
-func startServer(t *testing.T, addr string, clientPub ssh.PublicKey, hostKey ssh.Signer) *testServer {
+func startServer(t *testing.T, addr string, clientPub ssh.PublicKey, hostKey ssh.Signer, moreHostKeys ...ssh.Signer) *testServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -54,6 +54,9 @@ func startServer(t *testing.T, addr string, clientPub ssh.PublicKey, hostKey ssh
 		return nil, errors.New("unknown key")
 	}}
 	cfg.AddHostKey(hostKey)
+	for _, k := range moreHostKeys {
+		cfg.AddHostKey(k)
+	}
 	go func() {
 		for {
 			c, err := ln.Accept()
