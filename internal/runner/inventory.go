@@ -2,9 +2,9 @@ package runner
 
 import (
 	"encoding/json"
-	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -27,7 +27,7 @@ func (r *Runner) Inventory(dir string, hosts []Host) ([]byte, error) {
 		return nil, err
 	}
 	opts := []string{
-		"-o", "UserKnownHostsFile=" + s.KnownHostsFile,
+		"-o", "UserKnownHostsFile=" + sshPercent(s.KnownHostsFile),
 		"-o", "GlobalKnownHostsFile=/dev/null",
 		"-o", "StrictHostKeyChecking=yes",
 		"-o", "IdentitiesOnly=" + strconv.FormatBool(keyFile != ""),
@@ -46,12 +46,15 @@ func (r *Runner) Inventory(dir string, hosts []Host) ([]byte, error) {
 		if bkey == "" {
 			bkey = keyFile
 		}
-		proxy := fmt.Sprintf("ssh -o UserKnownHostsFile=%s -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -p %d", s.KnownHostsFile, b.Port)
+		// OpenSSH runs ProxyCommand through the shell after expanding its
+		// %-tokens: every value is shell-quoted, with % doubled.
+		proxy := []string{"ssh", "-o", "UserKnownHostsFile=" + sshPercent(s.KnownHostsFile), "-o", "GlobalKnownHostsFile=/dev/null",
+			"-o", "StrictHostKeyChecking=yes", "-p", strconv.Itoa(b.Port)}
 		if bkey != "" {
-			proxy += " -i " + bkey + " -o IdentitiesOnly=yes"
+			proxy = append(proxy, "-i", sshPercent(bkey), "-o", "IdentitiesOnly=yes")
 		}
-		proxy += fmt.Sprintf(" -W %%h:%%p %s@%s", b.User, b.Host)
-		opts = append(opts, "-o", "ProxyCommand="+proxy)
+		proxy = append(proxy, "-l", sshPercent(b.User), "-W", "%h:%p", "--", sshPercent(b.Host))
+		opts = append(opts, "-o", "ProxyCommand="+shellJoin(proxy))
 	}
 	all := map[string]any{
 		"ansible_user":            s.User,
@@ -99,14 +102,27 @@ func keyPath(dir, name string, e sshclient.Endpoint) (string, error) {
 func shellJoin(args []string) string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		if strings.ContainsAny(a, " \t'\"%") {
-			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		} else {
-			out[i] = a
-		}
+		out[i] = shellQuote(a)
 	}
 	return strings.Join(out, " ")
 }
+
+// shellSafe is what a shell (and Python's shlex, which Ansible splits
+// ansible_ssh_common_args with) takes literally without quotes.
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./:=@,+-]+$`)
+
+// shellQuote quotes a for a POSIX shell: as it is when every character is
+// safe, else in single quotes.
+func shellQuote(a string) string {
+	if shellSafe.MatchString(a) {
+		return a
+	}
+	return "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+}
+
+// sshPercent escapes % for OpenSSH options that expand %-tokens
+// (ProxyCommand, UserKnownHostsFile, IdentityFile).
+func sshPercent(v string) string { return strings.ReplaceAll(v, "%", "%%") }
 
 // closeMasters ends the OpenSSH control masters of the run, which would
 // otherwise outlive it by ControlPersist.
