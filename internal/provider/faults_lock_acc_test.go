@@ -44,9 +44,10 @@ output "superuser_password" {
 `, l.Hosts[1].Address, labCIDR(l), maxConn)
 }
 
-// waitHolder waits until lock key on addr names a holder doing operation,
+// waitHolder waits until lock key on addr names a holder doing an update,
 // and returns that record.
-func waitHolder(t *testing.T, pool *sshclient.Pool, addr, key, operation string, within time.Duration) nodelock.Holder {
+func waitHolder(t *testing.T, pool *sshclient.Pool, addr, key string, within time.Duration) nodelock.Holder {
+	const operation = "update"
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
@@ -136,7 +137,7 @@ func TestAccFaults_locksAndKill(t *testing.T) {
 	if err := cmdA.Start(); err != nil {
 		t.Fatal(err)
 	}
-	holder := waitHolder(t, pool, addr, "patroni-lk", "update", 5*time.Minute)
+	holder := waitHolder(t, pool, addr, "patroni-lk", 5*time.Minute)
 	start := time.Now()
 	out, err := second.run([]string{"ERAWAN_LOCK_TIMEOUT=5s"}, applyArgs...)
 	failedAfter := time.Since(start)
@@ -161,7 +162,7 @@ func TestAccFaults_locksAndKill(t *testing.T) {
 	if err := cmdA.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitHolder(t, pool, addr, "patroni-lk", "update", 5*time.Minute)
+	waitHolder(t, pool, addr, "patroni-lk", 5*time.Minute)
 	logFile := filepath.Join(t.TempDir(), "second.log")
 	start = time.Now()
 	out, err = second.run([]string{"TF_LOG_PROVIDER=DEBUG", "TF_LOG_PATH=" + logFile}, applyArgs...)
@@ -190,7 +191,7 @@ func TestAccFaults_locksAndKill(t *testing.T) {
 		if err := cmdA.Start(); err != nil {
 			t.Fatal(err)
 		}
-		h := waitHolder(t, pool, addr, "patroni-lk", "update", 5*time.Minute)
+		h := waitHolder(t, pool, addr, "patroni-lk", 5*time.Minute)
 		waitAnsible(t, h.PID, 2*time.Minute)
 		pid := h.PID
 		if victim == "terraform" {

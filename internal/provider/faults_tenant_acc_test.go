@@ -134,7 +134,7 @@ func TestAccFaults_tenantOwners(t *testing.T) {
 			cancel()
 			t.Fatal(err)
 		}
-		holder := waitHolder(t, pool, proxy, haproxyLockKey, "update", 2*time.Minute)
+		holder := waitHolder(t, pool, proxy, haproxyLockKey, 2*time.Minute)
 		logFile := filepath.Join(t.TempDir(), "second.log")
 		start := time.Now()
 		out, err := second.run(append(step.env, "TF_LOG_PROVIDER=DEBUG", "TF_LOG_PATH="+logFile), applyArgs...)

@@ -341,7 +341,7 @@ func (r *haproxyTenantResource) Read(ctx context.Context, req resource.ReadReque
 		return
 	}
 	owner, text := haproxy.SplitOwner(file)
-	if file != "" && owner != state.OwnerID.ValueString() && !(state.OwnerID.IsNull() && owner == "") {
+	if file != "" && owner != state.OwnerID.ValueString() { // a null owner_id (earlier release) matches a file without one
 		resp.Diagnostics.AddWarning(fmt.Sprintf("%s is not this resource's", tenantObject(&state)),
 			fmt.Sprintf("%s holds owner_id %s, not this resource's %s: another Terraform state (or a hand edit) replaced it. Apply will refuse to change it; remove one of the two resources.",
 				haproxy.File(haproxy.ConfDir, state.Name.ValueString()), orNone(owner), orNone(state.OwnerID.ValueString())))

@@ -63,7 +63,7 @@ func TestStrictBadKnownHostsFailsAtOnce(t *testing.T) {
 	hostKey, _ := newSigner(t)
 	srv := startServer(t, "127.0.0.1:0", pub, hostKey)
 	malformed := filepath.Join(dir, "malformed")
-	mustWrite(t, malformed, "127.0.0.1 ssh-ed25519 not-base64!!\n", 0o600)
+	mustWrite(t, malformed, "127.0.0.1 ssh-ed25519 not-base64!!\n")
 	for _, kh := range []string{filepath.Join(dir, "missing"), malformed} {
 		pool, err := New(Config{Settings: Settings{Endpoint: Endpoint{PrivateKey: string(key), Port: srv.port()}, KnownHostsFile: kh}, AgentSocket: "/nonexistent"})
 		if err != nil {

@@ -180,7 +180,7 @@ func TestStrictRejectsUnknownHost(t *testing.T) {
 	hostKey, _ := newSigner(t)
 	srv := startServer(t, "127.0.0.1:0", pub, hostKey)
 	kh := filepath.Join(dir, "known_hosts")
-	mustWrite(t, kh, "", 0o600)
+	mustWrite(t, kh, "")
 	pool, _ := New(Config{Settings: Settings{Endpoint: Endpoint{PrivateKey: string(key), Port: srv.port()}, KnownHostsFile: kh}, AgentSocket: "/nonexistent"})
 	defer pool.Close()
 	_, err := pool.Client(context.Background(), "127.0.0.1")
@@ -197,14 +197,14 @@ func knownHostsFor(t *testing.T, dir string, port int, hostKey ssh.PublicKey) st
 	t.Helper()
 	kh := filepath.Join(dir, "known_hosts")
 	line := "[127.0.0.1]:" + strconv.Itoa(port) + " " + string(ssh.MarshalAuthorizedKey(hostKey))
-	mustWrite(t, kh, line, 0o600)
+	mustWrite(t, kh, line)
 	return kh
 }
 
-// mustWrite writes data to path with perm, failing the test on error.
-func mustWrite(t *testing.T, path, data string, perm os.FileMode) {
+// mustWrite writes data to path (mode 0600), failing the test on error.
+func mustWrite(t *testing.T, path, data string) {
 	t.Helper()
-	if err := os.WriteFile(path, []byte(data), perm); err != nil {
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -275,7 +275,7 @@ func TestBastionAndPortForward(t *testing.T) {
 	kh := filepath.Join(dir, "known_hosts")
 	mustWrite(t, kh,
 		"[127.0.0.1]:"+strconv.Itoa(bastion.port())+" "+string(ssh.MarshalAuthorizedKey(bastionKey.PublicKey()))+
-			"[127.0.0.1]:"+strconv.Itoa(target.port())+" "+string(ssh.MarshalAuthorizedKey(targetKey.PublicKey())), 0o600)
+			"[127.0.0.1]:"+strconv.Itoa(target.port())+" "+string(ssh.MarshalAuthorizedKey(targetKey.PublicKey())))
 	pool, err := New(Config{Settings: Settings{Endpoint: Endpoint{PrivateKey: string(key), Port: target.port()}, KnownHostsFile: kh,
 		Bastion: &Endpoint{Host: "127.0.0.1", Port: bastion.port()}}, AgentSocket: "/nonexistent"})
 	if err != nil {
