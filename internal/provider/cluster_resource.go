@@ -213,7 +213,7 @@ func (r *clusterResource[M, S, O, D, R]) ModifyPlan(ctx context.Context, req res
 	if r.engine.checkPlan(&plan, &state, &resp.Diagnostics); resp.Diagnostics.HasError() {
 		return
 	}
-	if refuseMemberMoves(ctx, sb.Nodes, pb.Nodes, &resp.Diagnostics) {
+	if refuseMemberMoves(ctx, sb.Nodes, pb.Nodes, &resp.Diagnostics) || refuseRenames(ctx, sb.Nodes, pb.Nodes, &resp.Diagnostics) {
 		return
 	}
 	changed := r.engine.planSecrets(&plan, &state, &config, &resp.Diagnostics)

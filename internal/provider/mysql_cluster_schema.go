@@ -87,8 +87,9 @@ func (r *mysqlClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 						Validators:          []validator.String{stringvalidator.RegexMatches(memberNameRE, "must be 1-63 characters of a-z, 0-9, _ and -, not starting with -")},
 						MarkdownDescription: "Member name, `[a-z0-9_-]{1,63}`."},
 					"address": schema.StringAttribute{Required: true,
-						Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
-						MarkdownDescription: "Address the provider reaches the node at over SSH; also the member's `report_host` and Group Replication address."},
+						Validators: []validator.String{addressValidator{portAttr: "mysql_port and group_replication_port"}},
+						MarkdownDescription: "The node's IPv4 address: the provider reaches the node there over SSH; also the member's `report_host`, Group Replication address, " +
+							"admin account host and allowlist entry, which match IP addresses, so a host name, a port or an IPv6 address is refused at plan time."},
 				}},
 			},
 			"mysql_port":             clusterPortAttr(3306, "MySQL client port of every member.", true),
@@ -212,6 +213,37 @@ func (mysqlConfigValidator) ValidateResource(ctx context.Context, req resource.V
 				fmt.Sprintf("database.user %q is the cluster admin user; the application needs an account of its own.", adminUser))
 		}
 	}
+	if !router.IsNull() && !router.IsUnknown() {
+		if en, ok := router.Attributes()["enabled"].(types.Bool); ok && en.ValueBool() {
+			checkRouterAccounts(ctx, req, resp)
+		}
+	}
 	checkPortsDistinct(ctx, req, resp, []string{"mysql_port", "group_replication_port", "primary_check_port"},
 		map[string]int64{"mysql_port": 3306, "group_replication_port": 33061, "primary_check_port": 9200})
+}
+
+// routerAccountPrefix starts the MySQL account MySQL Router bootstraps on
+// each member (erawan_router_<member name>); MySQL user names hold at most
+// 32 characters.
+const routerAccountPrefix = "erawan_router_"
+
+// checkRouterAccounts refuses member names whose Router account name would
+// pass MySQL's 32-character limit.
+func checkRouterAccounts(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var nodes types.List
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("nodes"), &nodes)...)
+	if nodes.IsNull() || nodes.IsUnknown() {
+		return
+	}
+	for i, e := range nodes.Elements() {
+		obj, ok := e.(types.Object)
+		if !ok || obj.IsNull() || obj.IsUnknown() {
+			continue
+		}
+		if n, ok := obj.Attributes()["name"].(types.String); ok && !n.IsUnknown() && len(routerAccountPrefix)+len(n.ValueString()) > 32 {
+			resp.Diagnostics.AddAttributeError(path.Root("nodes").AtListIndex(i).AtName("name"), "Member name too long for MySQL Router",
+				fmt.Sprintf("Attribute nodes[%d].name: with router.enabled, member %q gets the MySQL account %s%s, longer than MySQL's 32-character user names. Use a member name of at most %d characters.",
+					i, n.ValueString(), routerAccountPrefix, n.ValueString(), 32-len(routerAccountPrefix)))
+		}
+	}
 }

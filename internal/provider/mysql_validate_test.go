@@ -51,6 +51,9 @@ func TestMySQLPlanTimeValidation(t *testing.T) {
 		{"database user is the admin", `name = "prod"` + "\ndatabase = { name = \"app\", user = \"clusteradmin\" }\n" + okMySQLNodes, `(?s)database user is the cluster admin.*"clusteradmin"`},
 		{"admin password over 32", `name = "prod"` + "\ncluster_admin_password_wo = \"" + strings.Repeat("a", 33) + "\"\n" + okMySQLNodes, `(?s)Attribute cluster_admin_password_wo.*between 12 and 32`},
 		{"NUL in the admin password", `name = "prod"` + "\ncluster_admin_password_wo = \"abcdefghijkl\\u0000\"\n" + okMySQLNodes, `(?s)Invalid password.*NUL`},
+		{"member name too long for the router account", `name = "prod"` + "\nrouter = { enabled = true }\n" + `nodes = [{ name = "db-with-a-long-name1", address = "10.0.0.21" }]`, `(?s)Attribute nodes\[0\]\.name.*erawan_router_db-with-a-long-name1.*at most 18`},
+		{"address is a host name", `name = "prod"` + "\n" + `nodes = [{ name = "db1", address = "db1.example.com" }]`, `(?s)Attribute nodes\[0\]\.address.*host names are not accepted`},
+		{"address with a port", `name = "prod"` + "\n" + `nodes = [{ name = "db1", address = "10.0.0.21:3306" }]`, `(?s)Attribute nodes\[0\]\.address.*holds a port.*mysql_port`},
 		{"short wo password", `name = "prod"` + "\ncluster_admin_password_wo = \"short\"\n" + okMySQLNodes, `(?s)Attribute cluster_admin_password_wo.*between 12 and 32`},
 	}
 	for _, c := range cases {
@@ -60,7 +63,7 @@ func TestMySQLPlanTimeValidation(t *testing.T) {
 				Steps: []resource.TestStep{{
 					Config:      p + mysqlHCL(c.body),
 					PlanOnly:    true,
-					ExpectError: regexp.MustCompile(c.want),
+					ExpectError: regexp.MustCompile(strings.ReplaceAll(c.want, " ", `\s+`)),
 				}},
 			})
 		})

@@ -63,8 +63,9 @@ func (r *patroniClusterResource) Schema(ctx context.Context, _ resource.SchemaRe
 					Validators:          []validator.String{stringvalidator.RegexMatches(memberNameRE, "must be 1-63 characters of a-z, 0-9, _ and -, not starting with -")},
 					MarkdownDescription: "Member name, `[a-z0-9_][a-z0-9_-]{0,62}` (a leading `-` would read as an option to etcdctl and patronictl)."},
 				"address": schema.StringAttribute{Required: true,
-					Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
-					MarkdownDescription: "Address the provider reaches the node at over SSH, and that members use to reach each other."},
+					Validators: []validator.String{addressValidator{portAttr: "postgres_port, patroni_port and the etcd ports"}},
+					MarkdownDescription: "The node's IPv4 address: the provider reaches the node there over SSH, and members reach each other there. " +
+						"It also goes into pg_hba, so a host name (which pg_hba matches only through reverse DNS), a port or an IPv6 address is refused at plan time."},
 			}},
 		},
 		"postgres_port":    clusterPortAttr(5432, "PostgreSQL port.", true),

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -78,6 +79,13 @@ func TestPlanTimeValidation(t *testing.T) {
 		{"owner is a cluster role", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"app\", owner = \"postgres\" }\n" + okNodes, `(?s)Attribute database.owner.*value must be none of`},
 		{"owner is reserved", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"app\", owner = \"pg_app\" }\n" + okNodes, `(?s)Attribute database.owner.*must not start with pg_`},
 		{"bad database name", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"App-DB\", owner = \"app\" }\n" + okNodes, `(?s)Attribute database.name.*lower-case identifier`},
+		{"address with a port", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "10.0.0.11:5432" }]`, `(?s)Attribute nodes\[0\]\.address.*holds a port \(host:port\).*postgres_port`},
+		{"address with whitespace", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = " 10.0.0.11" }]`, `(?s)Attribute nodes\[0\]\.address.*whitespace`},
+		{"address is a host name", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "db1.example.com" }]`, `(?s)Attribute nodes\[0\]\.address.*host names are not accepted.*reverse DNS`},
+		{"address is IPv6", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "fd00::11" }]`, `(?s)Attribute nodes\[0\]\.address.*IPv6 member addresses are not supported yet`},
+		{"address in brackets", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "[fd00::11]" }]`, `(?s)Attribute nodes\[0\]\.address.*brackets`},
+		{"address with leading zeros", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "10.0.0.011" }]`, `(?s)Attribute nodes\[0\]\.address.*not an IPv4 address`},
+		{"address 0.0.0.0", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "0.0.0.0" }]`, `(?s)Attribute nodes\[0\]\.address.*not a host's address`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -86,7 +94,7 @@ func TestPlanTimeValidation(t *testing.T) {
 				Steps: []resource.TestStep{{
 					Config:      p + clusterHCL(c.body),
 					PlanOnly:    true,
-					ExpectError: regexp.MustCompile(c.want),
+					ExpectError: regexp.MustCompile(strings.ReplaceAll(c.want, " ", `\s+`)),
 				}},
 			})
 		})
@@ -145,12 +153,17 @@ func TestTenantPlanTimeValidation(t *testing.T) {
 		{"empty backends", map[string]string{"backends": "[]"}, `(?s)Attribute backends.*at least 1`},
 		{"bad engine", map[string]string{"engine": `"oracle"`}, `(?s)Attribute engine.*value must be one of`},
 		{"bad cidr", map[string]string{"allowed_cidrs": `["10.0.0.0/99"]`}, `(?s)Invalid CIDR`},
+		{"backend with a port", map[string]string{"backends": `["10.0.0.11:5432"]`}, `(?s)Attribute backends\[0\].*holds a port.*backend_port`},
+		{"backend with whitespace", map[string]string{"backends": `["10.0.0.11 "]`}, `(?s)Attribute backends\[0\].*whitespace`},
+		{"one backend twice", map[string]string{"backends": `["db1.example.com", "DB1.example.com."]`}, `(?s)Attribute backends\[1\].*name the same host`},
+		{"host with a port", map[string]string{"host": `"10.0.0.5:22"`}, `(?s)Attribute host.*holds a port.*ssh\.port`},
+		{"host not an address", map[string]string{"host": `"proxy_1!"`}, `(?s)Attribute host.*not an IPv4 address, an IPv6 address or a DNS host name`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			resource.UnitTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6,
-				Steps:                    []resource.TestStep{{Config: p + base(c.over), PlanOnly: true, ExpectError: regexp.MustCompile(c.want)}},
+				Steps:                    []resource.TestStep{{Config: p + base(c.over), PlanOnly: true, ExpectError: regexp.MustCompile(strings.ReplaceAll(c.want, " ", `\s+`))}},
 			})
 		})
 	}
@@ -169,4 +182,42 @@ func TestTenantPlanTimeValidation(t *testing.T) {
 			}},
 		}},
 	})
+}
+
+// Host names and IPv6 addresses are fine for a tenant's proxy host and
+// backends, which HAProxy and SSH resolve themselves.
+func TestTenantAddressForms(t *testing.T) {
+	for _, a := range []string{"10.0.0.5", "fd00::5", "proxy.example.com", "proxy.example.com.", "proxy-1"} {
+		if p := addressProblem(a, true, "backend_port"); p != "" {
+			t.Errorf("%q refused: %s", a, p)
+		}
+	}
+	for _, a := range []string{"", "10.0.0.5:22", "proxy.example.com:22", "[fd00::5]", "fe80::1%eth0", "a b", "-proxy", "proxy_1"} {
+		if p := addressProblem(a, true, "backend_port"); p == "" {
+			t.Errorf("%q accepted", a)
+		}
+	}
+}
+
+// A member that keeps its address under a new name is refused at plan
+// time; a real move (new address) and a remove-and-add are told apart.
+func TestRenames(t *testing.T) {
+	list := func(pairs ...string) types.List {
+		var vs []attr.Value
+		for i := 0; i < len(pairs); i += 2 {
+			vs = append(vs, types.ObjectValueMust(nodeAttrTypes, map[string]attr.Value{"name": types.StringValue(pairs[i]), "address": types.StringValue(pairs[i+1])}))
+		}
+		return types.ListValueMust(types.ObjectType{AttrTypes: nodeAttrTypes}, vs)
+	}
+	state := list("pg1", "10.0.0.1", "pg2", "10.0.0.2")
+	var d diag.Diagnostics
+	if !refuseRenames(context.Background(), state, list("pg1", "10.0.0.1", "pg9", "10.0.0.2"), &d) ||
+		!strings.Contains(d.Errors()[0].Detail(), `nodes[1].name: the member at 10.0.0.2 is "pg2"; renaming it to "pg9"`) {
+		t.Fatalf("a rename at 10.0.0.2 was not refused: %v", d)
+	}
+	d = nil
+	if refuseRenames(context.Background(), state, list("pg1", "10.0.0.1", "pg2", "10.0.0.2", "pg3", "10.0.0.3"), &d) ||
+		refuseRenames(context.Background(), state, list("pg1", "10.0.0.1"), &d) || d.HasError() {
+		t.Fatalf("adding or removing a member counted as a rename: %v", d)
+	}
 }

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -255,4 +256,129 @@ func (v patroniPortsValidator) MarkdownDescription(ctx context.Context) string {
 func (patroniPortsValidator) ValidateResource(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	checkPortsDistinct(ctx, req, resp, []string{"postgres_port", "patroni_port", "etcd_client_port", "etcd_peer_port"},
 		map[string]int64{"postgres_port": 5432, "patroni_port": 8008, "etcd_client_port": 2379, "etcd_peer_port": 2380})
+}
+
+// hostNameRE is a DNS host name: dot-separated labels of letters, digits
+// and inner hyphens, with an optional final dot, not all-numeric at the end.
+var hostNameRE = regexp.MustCompile(`^(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z]([a-z0-9-]{0,61}[a-z0-9])?\.?$`)
+
+// addressProblem says what is wrong with address a, or "" when it is an
+// IPv4 literal, or (with names) an IPv6 literal or a DNS host name. portAttr
+// names where a port belongs instead.
+func addressProblem(a string, names bool, portAttr string) string {
+	if a == "" {
+		return "it is empty"
+	}
+	if strings.TrimSpace(a) != a || strings.ContainsAny(a, " \t\r\n") {
+		return "it holds whitespace"
+	}
+	if strings.ContainsAny(a, "[]") {
+		return "it holds brackets: give the bare address (the provider adds brackets where a URL needs them)"
+	}
+	if host, port, err := net.SplitHostPort(a); err == nil && port != "" {
+		if _, perr := strconv.Atoi(port); perr == nil && (hostNameRE.MatchString(host) || isIPv4(host)) {
+			return "it holds a port (host:port): give the address alone and the port in " + portAttr
+		}
+	}
+	ip, err := netip.ParseAddr(a)
+	switch {
+	case err == nil && ip.Is4() && (ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255})):
+		return "it is not a host's address"
+	case err == nil && ip.Is4():
+		return ""
+	case err == nil && names && ip.Zone() == "":
+		return ""
+	case err == nil:
+		return "IPv6 member addresses are not supported yet: the cluster's etcd and Patroni URLs, pg_hba and the MySQL allowlist are written for IPv4. Give the node's IPv4 address"
+	case hostNameRE.MatchString(a) && names:
+		return ""
+	case hostNameRE.MatchString(a):
+		return "host names are not accepted here: member addresses go into pg_hba (Patroni) and into MySQL account hosts and the Group Replication allowlist, " +
+			"which match the connecting IP address, so a name would match only through reverse DNS. Give the node's IPv4 address"
+	}
+	return "it is not an IPv4 address" + map[bool]string{true: ", an IPv6 address or a DNS host name", false: ""}[names]
+}
+
+func isIPv4(s string) bool {
+	ip, err := netip.ParseAddr(s)
+	return err == nil && ip.Is4()
+}
+
+// addressValidator checks a node address (IPv4 only) or, with names, a
+// proxy host or backend (IPv4, IPv6 or a DNS name).
+type addressValidator struct {
+	names    bool
+	portAttr string
+}
+
+func (v addressValidator) Description(context.Context) string {
+	if v.names {
+		return "an IPv4 or IPv6 address or a DNS host name, without a port or whitespace"
+	}
+	return "an IPv4 address, without a port or whitespace"
+}
+func (v addressValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v addressValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if p := addressProblem(req.ConfigValue.ValueString(), v.names, v.portAttr); p != "" {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid address", fmt.Sprintf("Attribute %s %q: %s.", req.Path, req.ConfigValue.ValueString(), p))
+	}
+}
+
+// canonicalHost is the spelling two addresses of one host share: an IP
+// address's canonical text, or a host name in lower case without a final dot.
+func canonicalHost(a string) string {
+	if ip, err := netip.ParseAddr(a); err == nil {
+		return ip.Unmap().String()
+	}
+	return strings.TrimSuffix(strings.ToLower(a), ".")
+}
+
+// uniqueHostsValidator refuses a list naming one host twice, under any spelling.
+type uniqueHostsValidator struct{}
+
+func (uniqueHostsValidator) Description(context.Context) string {
+	return "each host once, whatever its spelling"
+}
+func (v uniqueHostsValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (uniqueHostsValidator) ValidateList(_ context.Context, req validator.ListRequest, resp *validator.ListResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	seen := map[string]int{}
+	for i, e := range req.ConfigValue.Elements() {
+		s, ok := e.(types.String)
+		if !ok || s.IsNull() || s.IsUnknown() {
+			continue
+		}
+		c := canonicalHost(s.ValueString())
+		if j, dup := seen[c]; dup {
+			resp.Diagnostics.AddAttributeError(req.Path.AtListIndex(i), "Duplicate host",
+				fmt.Sprintf("Attribute %s: %s[%d] and %s[%d] (%q) name the same host; list each host once.", req.Path.AtListIndex(i), req.Path, j, req.Path, i, s.ValueString()))
+		}
+		seen[c] = i
+	}
+}
+
+// refuseRenames adds an error for every member that keeps an address but
+// takes a new name, with its old name gone: applying that would remove the
+// member (wiping its data) and add a new one on the same host, cloned
+// again. It reports whether it added any.
+func refuseRenames(ctx context.Context, stateNodes, planNodes types.List, diags *diag.Diagnostics) bool {
+	if planNodes.IsUnknown() || planNodes.IsNull() {
+		return false
+	}
+	current, _ := membersOf(ctx, stateNodes)
+	desired, _ := membersOf(ctx, planNodes)
+	renames := topology.Renames(current, desired)
+	for _, rn := range renames {
+		diags.AddAttributeError(path.Root("nodes").AtListIndex(rn.Index).AtName("name"), "A member cannot be renamed",
+			fmt.Sprintf("Attribute nodes[%d].name: the member at %s is %q; renaming it to %q would remove it (wiping its data) and add a new member on the same host that clones everything again. "+
+				"Keep the name; or remove the member in one apply and add the new one in the next, if that is what you want.", rn.Index, rn.To, rn.From, rn.Name))
+	}
+	return len(renames) > 0
 }

@@ -172,6 +172,26 @@ func Moves(current, desired []Member) []Move {
 	return out
 }
 
+// Renames lists the desired members that take the address of a current
+// member under a new name while that member's name is gone from desired: a
+// rename in place. Index is the position in desired; From holds the old
+// name and To the shared address.
+func Renames(current, desired []Member) []Move {
+	names := map[string]bool{}
+	for _, n := range desired {
+		names[n.Name] = true
+	}
+	var out []Move
+	for i, n := range desired {
+		for _, c := range current {
+			if c.Address == n.Address && c.Name != n.Name && !names[c.Name] && n.Address != "" {
+				out = append(out, Move{Index: i, Name: n.Name, From: c.Name, To: n.Address})
+			}
+		}
+	}
+	return out
+}
+
 // Inventory groups the playbooks run on, the same for every engine.
 const (
 	// GroupMembers holds every desired member.
