@@ -33,7 +33,7 @@ import (
 const Dir = "/run/erawan/locks"
 
 // keyRE is what a lock key may be: it names the files under Dir.
-var keyRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,127}$`)
+var keyRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 
 // Holder says who holds a lock. It is written on the node when the lock is
 // taken and shown to contenders.
@@ -65,7 +65,7 @@ type Dialer interface {
 // Options says what to lock.
 type Options struct {
 	// Key names the lock, such as "patroni-orders" or "haproxy"; it must
-	// match [a-z0-9][a-z0-9_.-]{0,127}.
+	// match [A-Za-z0-9][A-Za-z0-9_.-]{0,127} (MySQL cluster names keep their case).
 	Key string
 	// Hosts are locked in sorted order (so two contenders cannot deadlock).
 	Hosts  []string
@@ -82,6 +82,10 @@ type Options struct {
 	// Lock.Skipped. At least one host must still be locked.
 	SkipUnreachable bool
 	ConnectTimeout  time.Duration
+	// NeverSkip, when set, marks connection errors that fail Acquire even
+	// with SkipUnreachable (host key errors: the host answered, but not as
+	// the host known_hosts records).
+	NeverSkip func(error) bool
 	// OnWait, when set, is called once per host when its lock is found held.
 	OnWait func(host string, holder *Holder)
 }
@@ -174,7 +178,7 @@ func Acquire(ctx context.Context, d Dialer, o Options) (*Lock, error) {
 		c, err := d.Client(cctx, host)
 		cancel()
 		if err != nil {
-			if o.SkipUnreachable && ctx.Err() == nil {
+			if o.SkipUnreachable && ctx.Err() == nil && (o.NeverSkip == nil || !o.NeverSkip(err)) {
 				l.Skipped[host] = err
 				continue
 			}

@@ -125,3 +125,18 @@ func TestHeldErrorNamesHolder(t *testing.T) {
 		t.Error("a key with a path in it was accepted")
 	}
 }
+
+// The keys the resources build are accepted: every engine's cluster names
+// (MySQL's keep their case) and the proxy-host key; paths and options are not.
+func TestKeys(t *testing.T) {
+	for _, k := range []string{"mysql-accCluster", "mysql-Prod_DB-1", "patroni-orders_1", "patroni-a", "haproxy"} {
+		if !keyRE.MatchString(k) {
+			t.Errorf("key %q refused", k)
+		}
+	}
+	for _, k := range []string{"", "-x", "../etc", "a/b", "a b", strings.Repeat("a", 129)} {
+		if keyRE.MatchString(k) {
+			t.Errorf("key %q accepted", k)
+		}
+	}
+}

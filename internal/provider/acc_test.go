@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,20 @@ const (
 	accRes  = "erawan_patroni_cluster.acc"
 	accData = "data.erawan_patroni_cluster.acc"
 )
+
+// nodeHosts serialises the acceptance tests that use the Patroni lab hosts
+// (node1..4: clusters on default ports, the proxy host's failover
+// measurements); the MySQL test runs beside them on mysql1..3.
+var nodeHosts sync.Mutex
+
+// onNodeHosts runs the test in parallel with the MySQL test but one at a
+// time with the others that use node1..4. Call it right after loadLab.
+func onNodeHosts(t *testing.T) {
+	t.Helper()
+	t.Parallel()
+	nodeHosts.Lock()
+	t.Cleanup(nodeHosts.Unlock)
+}
 
 // loadLab reads the lab written by `make lab-up`. Outside acceptance runs
 // (TF_ACC unset) the test is skipped; in them, a missing lab is a failure.
@@ -202,6 +217,7 @@ func sshRun(t *testing.T, pool *sshclient.Pool, addr, cmd string) {
 
 func TestAccPatroniCluster_lifecycle(t *testing.T) {
 	l := loadLab(t)
+	onNodeHosts(t)
 	pool := labPool(t, l)
 	var replica string // a replica's address, chosen after create
 	all := []int{0, 1, 2}

@@ -80,6 +80,15 @@ func (d *tfDir) write(l *lab.File, hcl string) {
 	}
 }
 
+// writeKnownHosts is write with the provider verifying host keys against
+// knownHosts instead of the lab's file.
+func (d *tfDir) writeKnownHosts(l *lab.File, knownHosts, hcl string) {
+	d.t.Helper()
+	lc := *l
+	lc.KnownHostsFile = knownHosts
+	d.write(&lc, hcl)
+}
+
 // cmd builds a terraform command in d with extra environment.
 func (d *tfDir) cmd(ctx context.Context, extraEnv []string, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")

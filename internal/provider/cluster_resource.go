@@ -15,6 +15,7 @@ import (
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/nodelock"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/runner"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/secrets"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
@@ -130,6 +131,9 @@ func (r *clusterResource[M, S, O, D, R]) Read(ctx context.Context, req resource.
 	name := r.engine.base(&state).Name.ValueString()
 	progress := readProgress(ctx, req.Private, r.engine.info().legacySteps)
 	obs := r.engine.observe(ctx, r.c, spec)
+	if hostKeyFailures(obs.Statuses(), r.object(name), &resp.Diagnostics) {
+		return
+	}
 	for _, s := range obs.Statuses() {
 		if !s.Reached() {
 			resp.Diagnostics.AddWarning(fmt.Sprintf("Node %s (%s) is unreachable", s.Name, s.Address),
@@ -297,6 +301,9 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 		ch := topology.Diff(r.engine.members(oldSpec), r.engine.members(newSpec))
 		if len(ch.Removed) > 0 {
 			statuses := r.engine.observe(ctx, r.c, oldSpec).Statuses()
+			if hostKeyFailures(statuses, r.object(pb.Name.ValueString()), &resp.Diagnostics) {
+				return
+			}
 			ch.Gone = r.gone(statuses, ch.Removed, &resp.Diagnostics)
 			owned := r.fence(statuses, pb.ID.ValueString(), "remove", &resp.Diagnostics)
 			ch.Removed = slices.DeleteFunc(ch.Removed, func(m topology.Member) bool {
@@ -350,7 +357,11 @@ func (r *clusterResource[M, S, O, D, R]) Delete(ctx context.Context, req resourc
 		return
 	}
 	defer unlock(ctx, lk, r.object(b.Name.ValueString()), &resp.Diagnostics)
-	owned := r.fence(r.engine.observe(ctx, r.c, spec).Statuses(), b.ID.ValueString(), "tear down", &resp.Diagnostics)
+	statuses := r.engine.observe(ctx, r.c, spec).Statuses()
+	if hostKeyFailures(statuses, r.object(b.Name.ValueString()), &resp.Diagnostics) {
+		return
+	}
+	owned := r.fence(statuses, b.ID.ValueString(), "tear down", &resp.Diagnostics)
 	job, err := r.job(spec, spec, nil, *new(R), r.engine.info().del)
 	job.Hosts = slices.DeleteFunc(job.Hosts, func(h runner.Host) bool { return !owned[h.Name] })
 	if len(job.Hosts) == 0 {
@@ -414,4 +425,21 @@ func (r *clusterResource[M, S, O, D, R]) fence(statuses []topology.NodeStatus, i
 		}
 	}
 	return owned
+}
+
+// hostKeyFailures adds an error for every node whose SSH host key could not
+// be verified (a changed key, a host missing from known_hosts under strict,
+// an unreadable known_hosts) and reports whether there was any. Such a node
+// is never taken for unreachable: whoever answers at its address is not the
+// host known_hosts records, so nothing may be decided from it.
+func hostKeyFailures(statuses []topology.NodeStatus, object string, diags *diag.Diagnostics) bool {
+	failed := false
+	for _, s := range statuses {
+		if s.SSHError != nil && sshclient.IsHostKeyError(s.SSHError) {
+			failed = true
+			diags.AddError(fmt.Sprintf("%s: the host key of %s (%s) could not be verified", object, s.Name, s.Address),
+				s.SSHError.Error()+"\n\nNothing was read or changed on the cluster's nodes.")
+		}
+	}
+	return failed
 }

@@ -69,6 +69,7 @@ func markerID(t *testing.T, pool *sshclient.Pool, addr, name string) string {
 // running with its data, and its plan stays empty.
 func TestAccFaults_sameNameOtherState(t *testing.T) {
 	l := loadLab(t)
+	onNodeHosts(t)
 	pool := labPool(t, l)
 	addr := l.Hosts[0].Address
 	var firstID string

@@ -44,16 +44,16 @@ output "superuser_password" {
 `, l.Hosts[1].Address, labCIDR(l), maxConn)
 }
 
-// waitHolder waits until lock key on addr names a holder doing an update,
-// and returns that record.
-func waitHolder(t *testing.T, pool *sshclient.Pool, addr, key string, within time.Duration) nodelock.Holder {
+// waitHolder waits until lock key on addr names a holder doing an update of
+// a resource whose id contains idPart, and returns that record.
+func waitHolder(t *testing.T, pool *sshclient.Pool, addr, key, idPart string, within time.Duration) nodelock.Holder {
 	const operation = "update"
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		out, err := pool.Run(context.Background(), addr, "cat "+nodelock.Dir+"/"+key+".holder 2>/dev/null || true", nil)
 		var h nodelock.Holder
-		if err == nil && json.Unmarshal(out, &h) == nil && h.Operation == operation {
+		if err == nil && json.Unmarshal(out, &h) == nil && h.Operation == operation && strings.Contains(h.ResourceID, idPart) {
 			return h
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -109,6 +109,7 @@ func lkRow(t *testing.T, addr, password, stmt string) int {
 // states' plans end empty.
 func TestAccFaults_locksAndKill(t *testing.T) {
 	l := loadLab(t)
+	onNodeHosts(t)
 	pool := labPool(t, l)
 	addr := l.Hosts[1].Address
 	first, second := newTFDir(t, "first"), newTFDir(t, "second")
@@ -137,7 +138,7 @@ func TestAccFaults_locksAndKill(t *testing.T) {
 	if err := cmdA.Start(); err != nil {
 		t.Fatal(err)
 	}
-	holder := waitHolder(t, pool, addr, "patroni-lk", 5*time.Minute)
+	holder := waitHolder(t, pool, addr, "patroni-lk", "", 5*time.Minute)
 	start := time.Now()
 	out, err := second.run([]string{"ERAWAN_LOCK_TIMEOUT=5s"}, applyArgs...)
 	failedAfter := time.Since(start)
@@ -162,7 +163,7 @@ func TestAccFaults_locksAndKill(t *testing.T) {
 	if err := cmdA.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitHolder(t, pool, addr, "patroni-lk", 5*time.Minute)
+	waitHolder(t, pool, addr, "patroni-lk", "", 5*time.Minute)
 	logFile := filepath.Join(t.TempDir(), "second.log")
 	start = time.Now()
 	out, err = second.run([]string{"TF_LOG_PROVIDER=DEBUG", "TF_LOG_PATH=" + logFile}, applyArgs...)
@@ -191,7 +192,7 @@ func TestAccFaults_locksAndKill(t *testing.T) {
 		if err := cmdA.Start(); err != nil {
 			t.Fatal(err)
 		}
-		h := waitHolder(t, pool, addr, "patroni-lk", 5*time.Minute)
+		h := waitHolder(t, pool, addr, "patroni-lk", "", 5*time.Minute)
 		waitAnsible(t, h.PID, 2*time.Minute)
 		pid := h.PID
 		if victim == "terraform" {

@@ -2,13 +2,19 @@ package provider
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/haproxy"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/lab"
@@ -55,6 +61,7 @@ func tenantFile(t *testing.T, pool *sshclient.Pool, proxy, name string) string {
 // proxy host at once take turns on the host's lock.
 func TestAccFaults_tenantOwners(t *testing.T) {
 	l := loadLab(t)
+	onNodeHosts(t)
 	pool := labPool(t, l)
 	proxy := l.Hosts[3].Address
 	first, second := newTFDir(t, "first"), newTFDir(t, "second")
@@ -99,6 +106,24 @@ func TestAccFaults_tenantOwners(t *testing.T) {
 	}
 	first.planEmpty()
 
+	// Fault 7: the proxy host's key is not the one known_hosts records.
+	// Plan and apply fail naming both fingerprints, with Ansible's host key
+	// checking turned off in the environment too, and the file is untouched.
+	tampered, presented, recorded := tamperedKnownHosts(t, l, proxy)
+	for _, args := range [][]string{{"plan", "-input=false", "-no-color"}, {"apply", "-refresh=false", "-auto-approve", "-input=false", "-no-color"}} {
+		first.writeKnownHosts(l, tampered, ownTenantHCL(l, "own", "own", 5100, 101))
+		out, err := first.run([]string{"ANSIBLE_HOST_KEY_CHECKING=False"}, args...)
+		flat := strings.Join(strings.Fields(out), " ")
+		if err == nil || !strings.Contains(flat, presented) || !strings.Contains(flat, recorded) {
+			t.Errorf("terraform %s with a changed host key: want a failure naming %s and %s, got %v:\n%s", args[0], presented, recorded, err, tail(out, 30))
+		}
+	}
+	first.write(l, ownTenantHCL(l, "own", "own", 5100, 100))
+	if after := tenantFile(t, pool, proxy, "own"); after != before {
+		t.Fatalf("a run with a changed host key changed the file")
+	}
+	first.planEmpty()
+
 	// The file removed by hand and created by the second state: the first
 	// state's plan warns, and its destroy leaves the second state's file.
 	sshRun(t, pool, proxy, "rm "+haproxy.File(haproxy.ConfDir, "own")+" && systemctl reload haproxy")
@@ -134,7 +159,7 @@ func TestAccFaults_tenantOwners(t *testing.T) {
 			cancel()
 			t.Fatal(err)
 		}
-		holder := waitHolder(t, pool, proxy, haproxyLockKey, 2*time.Minute)
+		holder := waitHolder(t, pool, proxy, haproxyLockKey, "own2@", 2*time.Minute)
 		logFile := filepath.Join(t.TempDir(), "second.log")
 		start := time.Now()
 		out, err := second.run(append(step.env, "TF_LOG_PROVIDER=DEBUG", "TF_LOG_PATH="+logFile), applyArgs...)
@@ -147,7 +172,10 @@ func TestAccFaults_tenantOwners(t *testing.T) {
 		logText, _ := os.ReadFile(logFile)
 		if step.env != nil {
 			flat := strings.Join(strings.Fields(out), " ")
-			if err == nil || !strings.Contains(flat, "is locked by another run") || !strings.Contains(flat, fmt.Sprintf("process %d", holder.PID)) {
+			// The MySQL test's tenant on this host may hold the lock at that
+			// moment instead: then the error names that holder.
+			if err == nil || !strings.Contains(flat, "is locked by another run") ||
+				!(strings.Contains(flat, fmt.Sprintf("process %d", holder.PID)) || strings.Contains(flat, "mysqlacc@")) {
 				t.Errorf("with lock_timeout = 0s the second apply did not fail naming the holder (process %d): %v\n%s", holder.PID, err, tail(out, 30))
 			}
 			t.Logf("figure: tenant lock held by another state: lock_timeout=0s failed after %.1fs", took.Seconds())
@@ -171,4 +199,41 @@ func TestAccFaults_tenantOwners(t *testing.T) {
 	}
 	first.planEmpty()
 	second.planEmpty()
+}
+
+// tamperedKnownHosts copies the lab's known_hosts with host's key replaced
+// by a new one, and returns the copy with the fingerprints of the key the
+// host presents and of the one the copy records.
+func tamperedKnownHosts(t *testing.T, l *lab.File, host string) (file, presented, recorded string) {
+	t.Helper()
+	data, err := os.ReadFile(l.KnownHostsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake, err := ssh.NewPublicKey(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		_, hosts, key, _, _, err := ssh.ParseKnownHosts([]byte(line))
+		if err == nil && slices.Contains(hosts, host) {
+			presented = ssh.FingerprintSHA256(key)
+			continue
+		}
+		out = append(out, line)
+	}
+	if presented == "" {
+		t.Fatalf("%s has no key for %s", l.KnownHostsFile, host)
+	}
+	out = append(out, knownhosts.Line([]string{host}, fake))
+	file = filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(file, []byte(strings.Join(out, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file, presented, ssh.FingerprintSHA256(fake)
 }

@@ -112,6 +112,7 @@ func portOpen(addr string, port int) bool {
 
 func TestAccHAProxyTenant_postgresql(t *testing.T) {
 	l := loadLab(t)
+	onNodeHosts(t)
 	if len(l.Hosts) < 4 {
 		t.Fatalf("the lab has %d hosts; this test needs 4 (LAB_NODES=4)", len(l.Hosts))
 	}

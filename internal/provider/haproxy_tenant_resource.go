@@ -30,6 +30,7 @@ import (
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/haproxy"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/runner"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/secrets"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
 )
 
 var (
@@ -336,6 +337,10 @@ func (r *haproxyTenantResource) Read(ctx context.Context, req resource.ReadReque
 	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	file, err := r.readFile(rctx, state.Host.ValueString(), state.Name.ValueString())
+	if err != nil && sshclient.IsHostKeyError(err) {
+		resp.Diagnostics.AddError(fmt.Sprintf("%s: the host key could not be verified", tenantObject(&state)), err.Error())
+		return
+	}
 	if err != nil {
 		resp.Diagnostics.AddWarning(fmt.Sprintf("HAProxy host %s is unreachable", state.Host.ValueString()),
 			fmt.Sprintf("Reading tenant %q: %v. The last known state is kept.", state.Name.ValueString(), err))

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/nodelock"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
 )
 
 // lockNodes takes lock key on hosts for operation (create, update, delete)
@@ -22,7 +24,7 @@ import (
 func (c *clients) lockNodes(ctx context.Context, key string, hosts []string, operation, id, object string, skipUnreachable bool, diags *diag.Diagnostics) *nodelock.Lock {
 	l, err := nodelock.Acquire(ctx, c.pool, nodelock.Options{
 		Key: key, Hosts: hosts, Holder: nodelock.NewHolder(operation, id), Timeout: c.lockTimeout,
-		Sudo: c.sudo(), SkipUnreachable: skipUnreachable,
+		Sudo: c.sudo(), SkipUnreachable: skipUnreachable, NeverSkip: sshclient.IsHostKeyError,
 		OnWait: func(host string, h *nodelock.Holder) {
 			who := "another run"
 			if h != nil {
@@ -31,7 +33,18 @@ func (c *clients) lockNodes(ctx context.Context, key string, hosts []string, ope
 			tflog.Info(ctx, "waiting for a lock held by another run", map[string]any{"lock": key, "host": host, "holder": who, "lock_timeout": c.lockTimeout.String()})
 		},
 	})
+	if err != nil && sshclient.IsHostKeyError(err) {
+		diags.AddError(fmt.Sprintf("%s: a host key could not be verified", object),
+			fmt.Sprintf("The %s did not start, and nothing was changed: %v.", operation, err))
+		return nil
+	}
 	if err != nil {
+		var held *nodelock.HeldError
+		if !errors.As(err, &held) {
+			diags.AddError(fmt.Sprintf("%s: its nodes could not be locked", object),
+				fmt.Sprintf("The %s did not start, and nothing was changed: %v.", operation, err))
+			return nil
+		}
 		diags.AddError(fmt.Sprintf("%s is locked by another run", object),
 			fmt.Sprintf("The %s did not start, and nothing was changed: %v.\n\nWait for the other run to finish, or raise lock_timeout (now %s) in the provider block or ERAWAN_LOCK_TIMEOUT.",
 				operation, err, c.lockTimeout))

@@ -223,3 +223,15 @@ func probeAddr(hostname string) net.Addr {
 	p, _ := strconv.Atoi(port)
 	return &net.TCPAddr{IP: net.ParseIP(host), Port: p}
 }
+
+// IsHostKeyError reports whether err comes from host key verification: a
+// key that differs from known_hosts, a host known_hosts lacks (strict), or a
+// known_hosts file that cannot be read. Such a host is not "unreachable":
+// treating it so would let whoever answers at its address steer the
+// provider, so callers fail instead of skipping it.
+func IsHostKeyError(err error) bool {
+	var mm *HostKeyMismatchError
+	var uh *UnknownHostError
+	var kh *KnownHostsError
+	return errors.As(err, &mm) || errors.As(err, &uh) || errors.As(err, &kh)
+}

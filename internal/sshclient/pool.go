@@ -205,10 +205,7 @@ func (p *Pool) Client(ctx context.Context, host string) (*ssh.Client, error) {
 }
 
 func retryable(err error) bool {
-	var mm *HostKeyMismatchError
-	var uh *UnknownHostError
-	var kh *KnownHostsError
-	if errors.As(err, &mm) || errors.As(err, &uh) || errors.As(err, &kh) {
+	if IsHostKeyError(err) {
 		return false
 	}
 	if strings.Contains(err.Error(), "unable to authenticate") {
