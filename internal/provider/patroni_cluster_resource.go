@@ -181,15 +181,31 @@ func (patroniEngine) resolveSecrets(plan, state, config *patroniClusterModel, di
 	return rotate
 }
 
-// keepOnFailure keeps the new passwords once the update playbook ran or the
-// resumed create's passwords step completed: the nodes may hold them.
-func (patroniEngine) keepOnFailure(keep, plan *patroniClusterModel, completed []string, updated bool, _ patroniRotation) {
-	if updated || slices.Contains(completed, pgcluster.StepPasswords) {
-		planPw := plan.passwords()
-		for i, p := range keep.passwords() {
+// keepOnFailure records a new password in state only when the step that
+// puts it on the nodes completed before the run failed (see
+// patroniPasswordStep), so state never holds a password the cluster does not
+// use; the next apply sets the others again.
+func (patroniEngine) keepOnFailure(keep, plan *patroniClusterModel, completed []string, _ bool, _ patroniRotation) {
+	planPw := plan.passwords()
+	for i, p := range keep.passwords() {
+		if slices.Contains(completed, patroniPasswordStep(p.attr)) {
 			*p.value = *planPw[i].value
 		}
 	}
+}
+
+// patroniPasswordStep is the playbook step that applies a password
+// attribute: ALTER ROLE for the PostgreSQL roles (passwords), patroni.yml
+// for the REST API (converge), the owner's role for the database password
+// (database).
+func patroniPasswordStep(attr string) string {
+	switch attr {
+	case "restapi_password":
+		return pgcluster.StepConverge
+	case "database_password":
+		return pgcluster.StepDatabase
+	}
+	return pgcluster.StepPasswords
 }
 
 // setObserved fills leader, members, and the live parameters and
