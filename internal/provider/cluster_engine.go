@@ -107,6 +107,10 @@ type clusterEngine[M any, S clusterSpec[S], O clusterObservation, D driftReport,
 	keepOnFailure(keep, plan *M, completed []string, updated bool, rot R)
 
 	importer(ctx context.Context, c *clients, name string) clusterImporter[M]
+
+	// writeOnly lists the model's secrets that may be given write-only, in
+	// a fixed order (see woSecret).
+	writeOnly(m *M) []woSecret
 }
 
 // clusterImporter reads one node at a time, then builds the model.

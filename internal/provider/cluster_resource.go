@@ -99,6 +99,7 @@ func (r *clusterResource[M, S, O, D, R]) Create(ctx context.Context, req resourc
 	if err != nil {
 		// Keep the generated secrets and the completed steps: the resource
 		// is tainted; `terraform untaint` + apply resumes at the failed step.
+		stripWriteOnly(r.engine.writeOnly(&plan), r.engine.writeOnly(&config))
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		runFailure(&resp.Diagnostics, "Create", r.object(b.Name.ValueString()), err)
 		resp.Diagnostics.AddWarning("The cluster is partly built",
@@ -107,7 +108,15 @@ func (r *clusterResource[M, S, O, D, R]) Create(ctx context.Context, req resourc
 		return
 	}
 	r.finish(ctx, &plan, spec, &resp.Diagnostics, resp.Private)
+	r.saveWriteOnly(ctx, &plan, &config, &resp.Diagnostics, resp.Private)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// saveWriteOnly keeps the write-only secrets of a successful apply out of
+// the model about to be saved, recording their hashes in private state.
+func (r *clusterResource[M, S, O, D, R]) saveWriteOnly(ctx context.Context, m, config *M, diags *diag.Diagnostics, p privateSetter) {
+	stripWriteOnly(r.engine.writeOnly(m), r.engine.writeOnly(config))
+	diags.Append(recordWriteOnly(ctx, p, r.engine.writeOnly(config))...)
 }
 
 // finish records what a successful apply left: the observed attributes and
@@ -183,7 +192,8 @@ func (r *clusterResource[M, S, O, D, R]) protected(b *clusterBase, progress crea
 
 func (r *clusterResource[M, S, O, D, R]) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.State.Raw.IsNull() {
-		return // create
+		r.planCreate(ctx, req, resp)
+		return
 	}
 	var state M
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
@@ -224,6 +234,9 @@ func (r *clusterResource[M, S, O, D, R]) ModifyPlan(ctx context.Context, req res
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// Secrets given write-only stay null in plan and state.
+	stripWriteOnly(r.engine.writeOnly(&plan), r.engine.writeOnly(&config))
+	warnWriteOnlyChanged(ctx, req.Private, r.engine.writeOnly(&plan), r.engine.writeOnly(&state), r.engine.writeOnly(&config), &resp.Diagnostics)
 	if !changed {
 		// Any change the playbook acts on may move the leader or the members.
 		ps, d1 := r.engine.spec(ctx, &plan)
@@ -248,6 +261,22 @@ func (r *clusterResource[M, S, O, D, R]) ModifyPlan(ctx context.Context, req res
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
+// planCreate shows the secrets given write-only as null in a create's plan:
+// apply uses them and state never holds them.
+func (r *clusterResource[M, S, O, D, R]) planCreate(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan, config M
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	stripWriteOnly(r.engine.writeOnly(&plan), r.engine.writeOnly(&config))
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
 func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan, state, config M
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -263,6 +292,8 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 	defer cancel()
 
 	pb.ID = r.engine.base(&state).ID
+	fillWriteOnlyState(r.engine.writeOnly(&state), r.engine.writeOnly(&config))
+	resolveWriteOnlyPlan(r.engine.writeOnly(&plan), r.engine.writeOnly(&state), r.engine.writeOnly(&config))
 	rot := r.engine.resolveSecrets(&plan, &state, &config, &resp.Diagnostics)
 	newSpec, d := r.engine.spec(ctx, &plan)
 	resp.Diagnostics.Append(d...)
@@ -275,6 +306,7 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 		// Only Terraform-side settings changed (deletion_protection, timeouts,
 		// wo_version without a new value): nothing to do on the nodes.
 		r.planObserved(ctx, &plan, &state, false)
+		r.saveWriteOnly(ctx, &plan, &config, &resp.Diagnostics, resp.Private)
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
 	}
@@ -316,11 +348,13 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 	if err != nil {
 		keep := state
 		r.engine.keepOnFailure(&keep, &plan, res.Completed, updated, rot)
+		stripWriteOnly(r.engine.writeOnly(&keep), r.engine.writeOnly(&config))
 		resp.Diagnostics.Append(resp.State.Set(ctx, &keep)...)
 		runFailure(&resp.Diagnostics, "Update", r.object(pb.Name.ValueString()), err)
 		return
 	}
 	r.finish(ctx, &plan, newSpec, &resp.Diagnostics, resp.Private)
+	r.saveWriteOnly(ctx, &plan, &config, &resp.Diagnostics, resp.Private)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

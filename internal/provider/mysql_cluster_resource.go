@@ -189,6 +189,10 @@ func (mysqlEngine) checkPlan(plan, state *mysqlClusterModel, diags *diag.Diagnos
 	}
 }
 
+func (mysqlEngine) writeOnly(m *mysqlClusterModel) []woSecret {
+	return []woSecret{{attr: "cluster_admin_password", value: &m.AdminPassword, wo: &m.AdminPasswordWO, version: &m.AdminPasswordVersion}}
+}
+
 func (mysqlEngine) planSecrets(plan, state, config *mysqlClusterModel, diags *diag.Diagnostics) bool {
 	changed := false
 	if !plan.AdminPasswordVersion.IsNull() && !plan.AdminPasswordVersion.Equal(state.AdminPasswordVersion) {

@@ -153,8 +153,10 @@ func (r *mysqlClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			},
 			"cluster_admin_password": schema.StringAttribute{Computed: true, Sensitive: true,
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-				MarkdownDescription: "Password of the cluster admin account. Generated once at create (32 characters from crypto/rand) and kept in state; " +
-					"`cluster_admin_password_wo` replaces it."},
+				MarkdownDescription: "Password of the cluster admin account. Generated once at create (32 characters from crypto/rand) and kept in state. " +
+					"While `cluster_admin_password_wo` is set, this is null: the write-only value never reaches state, and each apply takes it from the configuration " +
+					"(keep it there). A salted Argon2id hash of the applied value is kept in private state, so a plan warns when the value changes without a new version. " +
+					"In `adminapi` mode Read then reports the group from performance_schema only (MySQL Shell's cluster.status() needs the password)."},
 			"cluster_admin_password_wo": schema.StringAttribute{Optional: true, Sensitive: true, WriteOnly: true,
 				Validators:          []validator.String{stringvalidator.LengthBetween(12, 32), noControlCharsValidator{}},
 				MarkdownDescription: "Write-only (Terraform 1.11+): your own cluster admin password, used at create and whenever `cluster_admin_password_wo_version` changes. 12 to 32 characters (Group Replication's recovery channel takes at most 32), no newline or NUL."},

@@ -47,7 +47,15 @@ func (patroniEngine) info() engineInfo {
 		importExample: "orders@10.0.0.11,10.0.0.12,10.0.0.13"}
 }
 
-func (patroniEngine) base(m *patroniClusterModel) *clusterBase    { return &m.clusterBase }
+func (patroniEngine) base(m *patroniClusterModel) *clusterBase { return &m.clusterBase }
+
+func (patroniEngine) writeOnly(m *patroniClusterModel) []woSecret {
+	var out []woSecret
+	for _, p := range m.passwords() {
+		out = append(out, woSecret{attr: p.attr, value: p.value, wo: p.wo, version: p.version})
+	}
+	return out
+}
 func (patroniEngine) members(s *pgcluster.Spec) []topology.Member { return s.Nodes }
 
 func (patroniEngine) prepareCreate(_ context.Context, _ *clients, plan, config *patroniClusterModel, diags *diag.Diagnostics) {
@@ -142,7 +150,9 @@ func (patroniEngine) planSecrets(plan, state, config *patroniClusterModel, diags
 		*p.value = types.StringUnknown()
 		changed = true
 	}
-	return planGenerated(&plan.DatabasePassword, !plan.Database.IsNull() && state.DatabasePassword.IsNull()) || changed
+	// A database added now gets a generated owner password, unless it is
+	// given write-only (then state holds none by design).
+	return planGenerated(&plan.DatabasePassword, !plan.Database.IsNull() && state.DatabasePassword.IsNull() && config.DatabasePasswordWO.IsNull()) || changed
 }
 
 func (patroniEngine) planObserved(plan, state *patroniClusterModel, changed bool) {

@@ -1,0 +1,110 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/lab"
+)
+
+const woRes = "erawan_patroni_cluster.wo"
+
+// woConfig is a one-node cluster "wo" on lab host 2, on ports of its own,
+// whose superuser password is given write-only.
+func woConfig(l *lab.File, password string, version int) string {
+	return labProviderHCL(l) + fmt.Sprintf(`
+resource "erawan_patroni_cluster" "wo" {
+  name                          = "wo"
+  postgres_version              = 17
+  nodes                         = [{ name = "wo1", address = %q }]
+  postgres_port                 = 5445
+  patroni_port                  = 8021
+  etcd_client_port              = 2395
+  etcd_peer_port                = 2396
+  allowed_cidrs                 = [%q]
+  superuser_password_wo         = %q
+  superuser_password_wo_version = %d
+  deletion_protection           = false
+}
+`, l.Hosts[2].Address, labCIDR(l), password, version)
+}
+
+// woLogin checks that postgres logs in to "wo" with password (ok) or is refused.
+func woLogin(l *lab.File, password string, ok bool) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := connectAt(ctx, l.Hosts[2].Address, 5445, "postgres", password, "postgres")
+		if err == nil {
+			c.Close(ctx)
+		}
+		switch {
+		case ok && err != nil:
+			return fmt.Errorf("postgres cannot log in with the write-only password: %v", err)
+		case !ok && err == nil:
+			return fmt.Errorf("postgres still logs in with the password before the rotation")
+		}
+		return nil
+	}
+}
+
+// noAttributeHolds fails when any attribute in state holds one of values.
+func noAttributeHolds(values ...string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		for name, rs := range s.RootModule().Resources {
+			for k, v := range rs.Primary.Attributes {
+				for _, secret := range values {
+					if v == secret {
+						return fmt.Errorf("state holds a write-only value in %s.%s", name, k)
+					}
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// Write-only passwords (#8 §3): a superuser password given with
+// superuser_password_wo is used at create and rotated when its version
+// changes, and never reaches state: superuser_password stays null.
+func TestAccPatroniCluster_writeOnlyPassword(t *testing.T) {
+	l := loadLab(t)
+	onNodeHosts(t)
+	first, second := "wo-first-Passw0rd-1", "wo-second-Passw0rd-2"
+	nullPassword := []statecheck.StateCheck{statecheck.ExpectKnownValue(woRes, tfjsonpath.New("superuser_password"), knownvalue.Null())}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6,
+		Steps: []resource.TestStep{
+			{
+				Config:            woConfig(l, first, 1),
+				ConfigStateChecks: nullPassword,
+				Check:             resource.ComposeAggregateTestCheckFunc(woLogin(l, first, true), noAttributeHolds(first)),
+			},
+			{ // the same configuration plans nothing
+				Config:   woConfig(l, first, 1),
+				PlanOnly: true,
+			},
+			{ // a new value and version rotate the password in place
+				Config: woConfig(l, second, 2),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(woRes, plancheck.ResourceActionUpdate)}},
+				ConfigStateChecks: nullPassword,
+				Check: resource.ComposeAggregateTestCheckFunc(woLogin(l, second, true), woLogin(l, first, false),
+					noAttributeHolds(first, second)),
+			},
+			{ // a new value without a new version changes nothing (a plan warning says so)
+				Config:   woConfig(l, "wo-third-Passw0rd-3", 2),
+				PlanOnly: true,
+			},
+		},
+	})
+}
