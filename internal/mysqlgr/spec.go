@@ -139,13 +139,13 @@ type Marker struct {
 	ClusterAdminUser string `json:"cluster_admin_user"`
 	// ClusterAdminPassword is kept so import can restore it; the recovery
 	// channel already stores it in the server's own tables.
-	ClusterAdminPassword string            `json:"cluster_admin_password"`
-	Router               bool              `json:"router"`
-	PrimaryCheckPort     int               `json:"primary_check_port"`
-	Database             *Database         `json:"database,omitempty"`
-	DatabasePassword     string            `json:"database_password,omitempty"`
-	RouterPassword       string            `json:"router_password,omitempty"`
-	Members              []topology.Member `json:"members"`
+	ClusterAdminPassword string    `json:"cluster_admin_password"`
+	Router               bool      `json:"router"`
+	PrimaryCheckPort     int       `json:"primary_check_port"`
+	Database             *Database `json:"database,omitempty"`
+	// No database password: MySQL keeps only its hash.
+	RouterPassword string            `json:"router_password,omitempty"`
+	Members        []topology.Member `json:"members"`
 }
 
 // Marker returns the marker content of the spec.
@@ -154,9 +154,6 @@ func (s *Spec) Marker() Marker {
 		Management: s.Management, ClusterAdminUser: s.ClusterAdminUser, ClusterAdminPassword: s.AdminPassword,
 		Router: s.Router, PrimaryCheckPort: s.PrimaryCheckPort, Database: s.Database, RouterPassword: s.RouterPassword,
 		Members: s.Nodes}
-	if s.Database != nil {
-		m.DatabasePassword = s.DatabasePassword
-	}
 	return m
 }
 
@@ -173,7 +170,15 @@ type DatabaseVars struct {
 	User        string `json:"user"`
 	UserSQL     string `json:"user_sql"`
 	SSLRequired bool   `json:"ssl_required"`
-	PasswordSQL string `json:"password_sql"`
+	PasswordSQL string `json:"password_sql"` // "" when the password is not known (an imported cluster): the user keeps its own
+}
+
+// passwordSQL is the SQL literal of a password, or "" for none.
+func passwordSQL(pw string) string {
+	if pw == "" {
+		return ""
+	}
+	return SQLString(pw)
 }
 
 // Vars are the extra variables of every MySQL playbook run; each key is
@@ -225,7 +230,7 @@ func (s *Spec) Vars(removed []topology.Member, rotateAdmin bool) *Vars {
 	if s.Database != nil {
 		v.Database = &DatabaseVars{
 			Name: s.Database.Name, NameSQL: SQLIdent(s.Database.Name), User: s.Database.User,
-			UserSQL: SQLString(s.Database.User), SSLRequired: s.Database.SSLRequired, PasswordSQL: SQLString(s.DatabasePassword),
+			UserSQL: SQLString(s.Database.User), SSLRequired: s.Database.SSLRequired, PasswordSQL: passwordSQL(s.DatabasePassword),
 		}
 	}
 	if s.Management == ModeAdminAPI {

@@ -117,19 +117,20 @@ func (s *Spec) Secrets() []string {
 // node. It identifies the cluster (so create fails closed on foreign data)
 // and lets import rebuild the resource.
 type Marker struct {
-	ID               string            `json:"id"`
-	Name             string            `json:"name"`
-	PostgresVersion  int               `json:"postgres_version"`
-	PostgresPort     int               `json:"postgres_port"`
-	PatroniPort      int               `json:"patroni_port"`
-	EtcdClientPort   int               `json:"etcd_client_port"`
-	EtcdPeerPort     int               `json:"etcd_peer_port"`
-	AllowedCIDRs     []string          `json:"allowed_cidrs"`
-	Parameters       map[string]string `json:"parameters"`
-	SynchronousMode  bool              `json:"synchronous_mode"`
-	DatabaseName     string            `json:"database_name,omitempty"`
-	DatabaseOwner    string            `json:"database_owner,omitempty"`
-	DatabasePassword string            `json:"database_password,omitempty"`
+	ID              string            `json:"id"`
+	Name            string            `json:"name"`
+	PostgresVersion int               `json:"postgres_version"`
+	PostgresPort    int               `json:"postgres_port"`
+	PatroniPort     int               `json:"patroni_port"`
+	EtcdClientPort  int               `json:"etcd_client_port"`
+	EtcdPeerPort    int               `json:"etcd_peer_port"`
+	AllowedCIDRs    []string          `json:"allowed_cidrs"`
+	Parameters      map[string]string `json:"parameters"`
+	SynchronousMode bool              `json:"synchronous_mode"`
+	DatabaseName    string            `json:"database_name,omitempty"`
+	DatabaseOwner   string            `json:"database_owner,omitempty"`
+	// No password: PostgreSQL keeps the owner's only as a SCRAM verifier,
+	// and the roles' are in patroni.yml (import reads them there).
 }
 
 // Marker returns the marker content of the spec.
@@ -140,7 +141,7 @@ func (s *Spec) Marker() Marker {
 		AllowedCIDRs: nonNil(s.AllowedCIDRs), Parameters: nonNilMap(s.Parameters), SynchronousMode: s.SynchronousMode,
 	}
 	if s.Database != nil {
-		m.DatabaseName, m.DatabaseOwner, m.DatabasePassword = s.Database.Name, s.Database.Owner, s.Database.Password
+		m.DatabaseName, m.DatabaseOwner = s.Database.Name, s.Database.Owner
 	}
 	return m
 }
@@ -164,7 +165,7 @@ func nonNilMap[V any](m map[string]V) map[string]V {
 type DatabaseVars struct {
 	Name             string `json:"name"`
 	Owner            string `json:"owner"`
-	PasswordVerifier string `json:"password_verifier"`
+	PasswordVerifier string `json:"password_verifier"` // "": leave the owner's password as it is
 }
 
 // Vars are the extra variables of every Patroni playbook run; each key is
@@ -205,11 +206,14 @@ func (s *Spec) Vars(old *Spec, rotate map[string]string) (*Vars, error) {
 		Passwords: s.Passwords, GoneMembers: []string{},
 	}
 	if s.Database != nil {
-		ver, err := secrets.ScramVerifier(s.Database.Password)
-		if err != nil {
-			return nil, err
+		v.Database = &DatabaseVars{Name: s.Database.Name, Owner: s.Database.Owner}
+		if s.Database.Password != "" { // "" after an import: the owner keeps its password
+			ver, err := secrets.ScramVerifier(s.Database.Password)
+			if err != nil {
+				return nil, err
+			}
+			v.Database.PasswordVerifier = ver
 		}
-		v.Database = &DatabaseVars{Name: s.Database.Name, Owner: s.Database.Owner, PasswordVerifier: ver}
 	}
 	if old != nil {
 		patch, changed := DiffConfig(old, s)

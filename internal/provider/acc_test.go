@@ -356,7 +356,9 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 				},
 				// timeline and lag are live readings that Patroni may omit for a
 				// member that has just joined; compare everything else.
-				ImportStateVerifyIgnore: append([]string{"deletion_protection", "timeouts"}, liveMemberFields(3)...),
+				// database_password is not imported: PostgreSQL keeps only its verifier.
+				ImportStateVerifyIgnore: append([]string{"deletion_protection", "timeouts", "database_password"}, liveMemberFields(3)...),
+				ImportStateCheck:        importedWithoutDatabasePassword,
 			},
 			{ // deletion protection: turning it on changes nothing on the nodes...
 				Config: accConfig(l, all, 200, true),
@@ -392,4 +394,21 @@ func liveMemberFields(n int) []string {
 		out = append(out, fmt.Sprintf("members.%d.timeline", i), fmt.Sprintf("members.%d.lag_bytes", i))
 	}
 	return out
+}
+
+// importedWithoutDatabasePassword checks that import left database_password
+// null (the nodes keep only a verifier or hash) and still read the roles'
+// passwords.
+func importedWithoutDatabasePassword(states []*terraform.InstanceState) error {
+	if len(states) != 1 {
+		return fmt.Errorf("import gave %d resources, want 1", len(states))
+	}
+	a := states[0].Attributes
+	if v, ok := a["database_password"]; ok && v != "" {
+		return fmt.Errorf("import read a database_password (%d characters); the nodes should not keep it", len(v))
+	}
+	if a["database.name"] == "" {
+		return fmt.Errorf("import lost the database block: %v", a["database.%"])
+	}
+	return nil
 }

@@ -400,7 +400,9 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 				ImportStateIdFunc: func(s *terraform.State) (string, error) {
 					return "accCluster@" + my[1].Address + "," + my[2].Address + "," + my[0].Address, nil
 				},
-				ImportStateVerifyIgnore: []string{"deletion_protection", "timeouts"},
+				// database_password is not imported: MySQL keeps only its hash.
+				ImportStateVerifyIgnore: []string{"deletion_protection", "timeouts", "database_password"},
+				ImportStateCheck:        importedWithoutDatabasePassword,
 			},
 			{ // deletion protection refuses destroy at plan time
 				Config: myConfig(l, my, proxy, []int{1, 2, 0}, true),

@@ -45,6 +45,7 @@ func (p *mysqlImporter) node(ctx context.Context, addr string) (string, string, 
 }
 
 func (p *mysqlImporter) model(_ context.Context, id string, nodes []topology.Member) (mysqlClusterModel, diag.Diagnostics) {
+	var diags diag.Diagnostics
 	mk := p.marker
 	st := mysqlClusterModel{
 		clusterBase: clusterBase{ID: types.StringValue(id), Name: types.StringValue(p.name), Nodes: nodesValue(nodes),
@@ -66,7 +67,8 @@ func (p *mysqlImporter) model(_ context.Context, id string, nodes []topology.Mem
 	if mk.Database != nil {
 		st.Database = types.ObjectValueMust(mysqlDatabaseAttrTypes, map[string]attr.Value{
 			"name": types.StringValue(mk.Database.Name), "user": types.StringValue(mk.Database.User), "ssl_required": types.BoolValue(mk.Database.SSLRequired)})
-		st.DatabasePassword = types.StringValue(mk.DatabasePassword)
+		diags.AddWarning("database_password is not imported",
+			fmt.Sprintf("MySQL keeps the password of %q only as a hash, so import leaves database_password null and apply leaves the user's password as it is.", mk.Database.User))
 	}
-	return st, nil
+	return st, diags
 }

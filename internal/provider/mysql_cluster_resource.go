@@ -209,7 +209,9 @@ func (mysqlEngine) planSecrets(plan, state, config *mysqlClusterModel, diags *di
 		plan.DatabasePassword = types.StringNull()
 		changed = true
 	}
-	changed = planGenerated(&plan.DatabasePassword, !plan.Database.IsNull() && state.DatabasePassword.IsNull()) || changed
+	// A database added now gets a generated password; one already there
+	// without a password in state (imported) keeps the user's own.
+	changed = planGenerated(&plan.DatabasePassword, !plan.Database.IsNull() && state.Database.IsNull()) || changed
 	return planGenerated(&plan.RouterPassword, plan.routerEnabled() && state.RouterPassword.IsNull()) || changed
 }
 

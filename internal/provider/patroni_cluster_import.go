@@ -97,7 +97,9 @@ func (p *patroniImporter) model(ctx context.Context, id string, nodes []topology
 		st.Database, d = types.ObjectValue(patroniDatabaseAttrTypes, map[string]attr.Value{
 			"name": types.StringValue(mk.DatabaseName), "owner": types.StringValue(mk.DatabaseOwner)})
 		diags.Append(d...)
-		st.DatabasePassword = types.StringValue(mk.DatabasePassword)
+		diags.AddWarning("database_password is not imported",
+			fmt.Sprintf("PostgreSQL keeps the password of %q only as a SCRAM verifier, so import leaves database_password null and apply leaves the owner's password as it is. "+
+				"Set database_password_wo and database_password_wo_version to manage it from Terraform.", mk.DatabaseOwner))
 	}
 	return st, diags
 }

@@ -151,8 +151,9 @@ func (patroniEngine) planSecrets(plan, state, config *patroniClusterModel, diags
 		changed = true
 	}
 	// A database added now gets a generated owner password, unless it is
-	// given write-only (then state holds none by design).
-	return planGenerated(&plan.DatabasePassword, !plan.Database.IsNull() && state.DatabasePassword.IsNull() && config.DatabasePasswordWO.IsNull()) || changed
+	// given write-only (then state holds none by design). One already there
+	// without a password in state (imported) keeps the owner's own.
+	return planGenerated(&plan.DatabasePassword, !plan.Database.IsNull() && state.Database.IsNull() && config.DatabasePasswordWO.IsNull()) || changed
 }
 
 func (patroniEngine) planObserved(plan, state *patroniClusterModel, changed bool) {
