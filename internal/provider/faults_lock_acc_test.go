@@ -223,6 +223,17 @@ func TestAccFaults_locksAndKill(t *testing.T) {
 	second.must("apply", "-refresh-only", "-auto-approve", "-input=false", "-no-color")
 	second.write(l, lkHCL(l, 140))
 	second.planEmpty()
+
+	// Fault 6: sshd goes down on the node and comes back 3 s later, while a
+	// plan starts. The plan waits for it (the pool retries a refused
+	// connection) and reads the node: no "unreachable" warning, no changes.
+	sshRun(t, pool, addr, "systemctl stop ssh && systemd-run --quiet --on-active=3 --unit=erawan-fault6-ssh systemctl start ssh")
+	start = time.Now()
+	out, err = second.run(nil, "plan", "-input=false", "-no-color", "-detailed-exitcode")
+	if err != nil || strings.Contains(out, "unreachable") {
+		t.Fatalf("the plan across an sshd restart failed or did not read the node (%v):\n%s", err, tail(out, 30))
+	}
+	t.Logf("figure: sshd down for the first 3 s of a plan: the plan read the node and ended empty in %.1fs", time.Since(start).Seconds())
 }
 
 // ansibleOf lists the ansible-playbook processes whose run directory
