@@ -38,7 +38,8 @@ const (
 // nodeHosts serialises the acceptance tests that use node1..4 (clusters on
 // default ports, the proxy host's failover measurements, the MySQL test's
 // tenant). Measured on this 2-core machine, the MySQL and Patroni lifecycle
-// tests side by side took 1176 s and 962 s against about 240 s each in turn,
+// tests side by side took 1176 s and 962 s (each about 240 s in turn at the
+// last landing),
 // so they take turns.
 var nodeHosts sync.Mutex
 
