@@ -39,8 +39,7 @@ const (
 // default ports, the proxy host's failover measurements, the MySQL test's
 // tenant). Measured on this 2-core machine, the MySQL and Patroni lifecycle
 // tests side by side took 1176 s and 962 s (each about 240 s in turn at the
-// last landing),
-// so they take turns.
+// last landing), so they take turns.
 var nodeHosts sync.Mutex
 
 // onNodeHosts runs the test one at a time with the others that use
