@@ -227,7 +227,7 @@ func TestAccFaults_locksAndKill(t *testing.T) {
 	// Fault 6: sshd goes down on the node and comes back 3 s later, while a
 	// plan starts. The plan waits for it (the pool retries a refused
 	// connection) and reads the node: no "unreachable" warning, no changes.
-	sshRun(t, pool, addr, "systemctl stop ssh && systemd-run --quiet --on-active=3 --unit=erawan-fault6-ssh systemctl start ssh")
+	sshRun(t, pool, addr, "systemctl stop ssh && systemd-run --quiet --collect --unit=erawan-fault6-ssh sh -c 'sleep 3; systemctl start ssh'")
 	start = time.Now()
 	out, err = second.run(nil, "plan", "-input=false", "-no-color", "-detailed-exitcode")
 	if err != nil || strings.Contains(out, "unreachable") {
