@@ -83,7 +83,8 @@ func TestAccFaults_deadLeaderRemoved(t *testing.T) {
 		t.Fatalf("the leader %q is not a member", leader)
 	}
 	password := d.output("superuser_password")
-	goneRow(t, l.Hosts[stay[0]].Address, password, "create table gone_keep (v int); insert into gone_keep values (5)")
+	// Written on the leader (the host about to go), read later on a member that stays.
+	goneRow(t, dead.Address, password, "create table gone_keep (v int); insert into gone_keep values (5)")
 
 	hostLink(t, dead, false)
 	t.Cleanup(func() {
@@ -134,9 +135,8 @@ func TestAccFaults_deadLeaderRemoved(t *testing.T) {
 	}
 }
 
-// goneRow connects to the leader of "gone" through any member (libpq's
-// target_session_attrs would do the same) and reads the kept row after
-// running stmt.
+// goneRow connects to "gone" on addr, runs stmt there (which must then be
+// the leader, else it retries until one is) and reads the kept row.
 func goneRow(t *testing.T, addr, password, stmt string) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
