@@ -68,8 +68,22 @@ func TestAccFaults_deadLeaderRemoved(t *testing.T) {
 	all := []int{0, 2, 3}
 	d := newTFDir(t, "gone")
 	d.write(l, goneHCL(l, all))
-	d.must(applyArgs...)
 	var dead lab.Host
+	cut := false
+	// Registered before the first apply, so a failure anywhere leaves no
+	// cluster "gone" on the lab for the next run to trip over.
+	t.Cleanup(func() {
+		if cut {
+			hostLink(t, dead, true)
+		}
+		if out, err := d.run(nil, "destroy", "-auto-approve", "-input=false", "-no-color"); err != nil {
+			t.Errorf("destroying gone: %v\n%s", err, tail(out, 40))
+		}
+		for _, i := range all { // what a cut-off host still runs for the cluster it left
+			cleanupGone(t, pool, l.Hosts[i].Address)
+		}
+	})
+	d.must(applyArgs...)
 	var stay []int
 	leader := d.output("leader")
 	for _, i := range all {
@@ -87,14 +101,7 @@ func TestAccFaults_deadLeaderRemoved(t *testing.T) {
 	goneRow(t, dead.Address, password, "create table gone_keep (v int); insert into gone_keep values (5)")
 
 	hostLink(t, dead, false)
-	t.Cleanup(func() {
-		hostLink(t, dead, true)
-		if out, err := d.run(nil, "destroy", "-auto-approve", "-input=false", "-no-color"); err != nil {
-			t.Errorf("destroying gone: %v\n%s", err, tail(out, 40))
-		}
-		// What the dead host still runs for the cluster it left.
-		cleanupGone(t, pool, dead.Address)
-	})
+	cut = true
 	start := time.Now()
 	d.write(l, goneHCL(l, stay))
 	out := d.must(applyArgs...)
