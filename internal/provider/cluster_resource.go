@@ -234,7 +234,11 @@ func (r *clusterResource[M, S, O, D, R]) ModifyPlan(ctx context.Context, req res
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	// Secrets given write-only stay null in plan and state.
+	// Secrets given write-only stay null in plan and state, and must stay
+	// in the configuration.
+	if refuseDroppedWriteOnly(ctx, req.Private, r.engine.writeOnly(&state), r.engine.writeOnly(&config), &resp.Diagnostics); resp.Diagnostics.HasError() {
+		return
+	}
 	stripWriteOnly(r.engine.writeOnly(&plan), r.engine.writeOnly(&config))
 	warnWriteOnlyChanged(ctx, req.Private, r.engine.writeOnly(&plan), r.engine.writeOnly(&state), r.engine.writeOnly(&config), &resp.Diagnostics)
 	if !changed {

@@ -144,3 +144,20 @@ func warnWriteOnlyChanged(ctx context.Context, p privateGetter, plan, state, con
 				"Change %s_wo_version to rotate it.", s.attr, s.attr, s.attr, s.attr))
 	}
 }
+
+// refuseDroppedWriteOnly adds an error for each secret that was given
+// write-only (state holds none, private state its hash) and whose
+// `<attr>_wo` is now gone from the configuration: the provider keeps no copy,
+// so an apply would have no value to write.
+func refuseDroppedWriteOnly(ctx context.Context, p privateGetter, state, config []woSecret, diags *diag.Diagnostics) {
+	hashes := readWOHashes(ctx, p)
+	for i, s := range config {
+		if _, ok := hashes[s.attr]; !ok || s.given() || s.wo.IsUnknown() || !state[i].value.IsNull() {
+			continue
+		}
+		diags.AddAttributeError(path.Root(s.attr+"_wo"), "Write-only value missing",
+			fmt.Sprintf("%s was given write-only, so state holds no copy of it, and %s_wo is no longer in the configuration. "+
+				"Keep %s_wo (the value the nodes use) in the configuration; to change the password, give the new value and change %s_wo_version.",
+				s.attr, s.attr, s.attr, s.attr))
+	}
+}

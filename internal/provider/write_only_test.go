@@ -102,3 +102,25 @@ func TestWriteOnlyHashes(t *testing.T) {
 }
 
 func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
+
+// A password given write-only whose _wo leaves the configuration is refused
+// at plan time: state holds no copy to apply.
+func TestWriteOnlyDropped(t *testing.T) {
+	e := patroniEngine{}
+	p := fakePrivate{}
+	if d := recordWriteOnly(context.Background(), p, e.writeOnly(woModel("", "pw-one-123456", 1))); d.HasError() {
+		t.Fatal(d)
+	}
+	state := woModel("", "", 0)
+	var d diag.Diagnostics
+	refuseDroppedWriteOnly(context.Background(), p, e.writeOnly(state), e.writeOnly(woModel("", "", 0)), &d)
+	if d.ErrorsCount() != 1 || !strings.Contains(d.Errors()[0].Detail(), "superuser_password was given write-only") {
+		t.Fatalf("dropping superuser_password_wo: %v", d)
+	}
+	d = nil
+	refuseDroppedWriteOnly(context.Background(), p, e.writeOnly(state), e.writeOnly(woModel("", "pw-one-123456", 1)), &d)
+	refuseDroppedWriteOnly(context.Background(), fakePrivate{}, e.writeOnly(state), e.writeOnly(woModel("", "", 0)), &d)
+	if d.HasError() {
+		t.Fatalf("kept, or never given: %v", d)
+	}
+}
