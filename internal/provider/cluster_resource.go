@@ -240,6 +240,7 @@ func (r *clusterResource[M, S, O, D, R]) ModifyPlan(ctx context.Context, req res
 		return
 	}
 	stripWriteOnly(r.engine.writeOnly(&plan), r.engine.writeOnly(&config))
+	warnWriteOnlyNotApplied(r.engine.writeOnly(&plan), r.engine.writeOnly(&config), &resp.Diagnostics)
 	warnWriteOnlyChanged(ctx, req.Private, r.engine.writeOnly(&plan), r.engine.writeOnly(&state), r.engine.writeOnly(&config), &resp.Diagnostics)
 	if !changed {
 		// Any change the playbook acts on may move the leader or the members.

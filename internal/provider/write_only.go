@@ -98,11 +98,26 @@ func resolveWriteOnlyPlan(plan, state, config []woSecret) {
 }
 
 // stripWriteOnly nulls every secret given write-only, before the model is
-// planned or saved.
+// planned or saved, unless the model holds another value: a password
+// generated earlier that the nodes still use, because `<attr>_wo` was added
+// later without a new `<attr>_wo_version` and so was never applied. That one
+// stays in state (warnWriteOnlyNotApplied says why).
 func stripWriteOnly(m, config []woSecret) {
 	for i, s := range m {
-		if config[i].given() {
+		if config[i].given() && (s.value.IsNull() || s.value.IsUnknown() || s.value.ValueString() == config[i].wo.ValueString()) {
 			*s.value = types.StringNull()
+		}
+	}
+}
+
+// warnWriteOnlyNotApplied warns, after stripWriteOnly, for each write-only
+// value that is not the password the nodes use (state still holds that one).
+func warnWriteOnlyNotApplied(plan, config []woSecret, diags *diag.Diagnostics) {
+	for i, s := range plan {
+		if config[i].given() && !s.value.IsNull() && !s.value.IsUnknown() {
+			diags.AddAttributeWarning(path.Root(s.attr+"_wo"), "Write-only value not applied",
+				fmt.Sprintf("%s_wo was added after %s was generated, and %s_wo_version did not change, so the nodes keep the generated password (still in state). "+
+					"Change %s_wo_version to rotate it to the value of %s_wo.", s.attr, s.attr, s.attr, s.attr, s.attr))
 		}
 	}
 }

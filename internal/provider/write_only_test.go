@@ -124,3 +124,34 @@ func TestWriteOnlyDropped(t *testing.T) {
 		t.Fatalf("kept, or never given: %v", d)
 	}
 }
+
+// A _wo added to a cluster whose password was generated, without a new
+// version, is not applied: the generated password the nodes use stays in
+// state and in the update's spec, and the plan warns.
+func TestWriteOnlyAddedWithoutVersion(t *testing.T) {
+	e := patroniEngine{}
+	state, config := woModel("generated-1234", "", 0), woModel("", "", 0)
+	config.SuperuserPasswordWO = types.StringValue("pw-new-123456")
+	plan := woModel("generated-1234", "", 0) // UseStateForUnknown
+	stripWriteOnly(e.writeOnly(plan), e.writeOnly(config))
+	var d diag.Diagnostics
+	warnWriteOnlyNotApplied(e.writeOnly(plan), e.writeOnly(config), &d)
+	if plan.SuperuserPassword.ValueString() != "generated-1234" || d.WarningsCount() != 1 {
+		t.Fatalf("plan %v, warnings %v", plan.SuperuserPassword, d)
+	}
+	fillWriteOnlyState(e.writeOnly(state), e.writeOnly(config))
+	resolveWriteOnlyPlan(e.writeOnly(plan), e.writeOnly(state), e.writeOnly(config))
+	if plan.SuperuserPassword.ValueString() != "generated-1234" {
+		t.Fatalf("the update would apply %v", plan.SuperuserPassword)
+	}
+	stripWriteOnly(e.writeOnly(plan), e.writeOnly(config))
+	if plan.SuperuserPassword.ValueString() != "generated-1234" {
+		t.Fatal("the generated password the nodes use left state")
+	}
+	// A state from an earlier release holding the write-only value itself: stripped.
+	legacy := woModel("pw-new-123456", "", 0)
+	stripWriteOnly(e.writeOnly(legacy), e.writeOnly(config))
+	if !legacy.SuperuserPassword.IsNull() {
+		t.Fatal("an earlier release's copy of the write-only value stayed in state")
+	}
+}
