@@ -77,24 +77,44 @@ func ensureHost(ctx context.Context, o *Options, base string, h Host, clientPub 
 	_ = os.WriteFile(filepath.Join(dir, "host_key.pub"), []byte(hostPub), 0o644)
 	_ = os.WriteFile(filepath.Join(dir, "image"), []byte(h.Image+"\n"), 0o644)
 
-	console, err := os.OpenFile(filepath.Join(dir, "console.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	return hostPub, boot(o, h)
+}
+
+// boot starts systemd-nspawn on the host's prepared root and records its pid.
+func boot(o *Options, h Host) error {
+	dir := hostDir(o, h.Name)
+	console, err := os.OpenFile(filepath.Join(dir, "console.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer console.Close()
-	cmd := exec.Command("systemd-nspawn", "--register=no", "--keep-unit", "-q", "-D", merged, "-M", o.MachinePrefix+h.Name, "-b",
+	cmd := exec.Command("systemd-nspawn", "--register=no", "--keep-unit", "-q", "-D", filepath.Join(dir, "root"), "-M", o.MachinePrefix+h.Name, "-b",
 		"--network-bridge="+o.Bridge)
 	cmd.Env = append(os.Environ(), "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
 	cmd.Stdout, cmd.Stderr = console, console
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("systemd-nspawn: %w", err)
+		return fmt.Errorf("systemd-nspawn: %w", err)
 	}
 	o.logf("booting %s (%s, %s), pid %d", h.Name, h.Address, h.Image, cmd.Process.Pid)
 	if err := os.WriteFile(filepath.Join(dir, "pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
-		return "", err
+		return err
 	}
-	return hostPub, cmd.Process.Release()
+	return cmd.Process.Release()
+}
+
+// containerInit returns the host-side pid of the container's init, the
+// only child of its systemd-nspawn.
+func containerInit(nspawn int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", nspawn, nspawn))
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 1 {
+		return 0, fmt.Errorf("systemd-nspawn %d has %d children, want its container's init alone", nspawn, len(f))
+	}
+	return strconv.Atoi(f[0])
 }
 
 // ownDataDirs gives a host its own copy of data directories whose

@@ -40,6 +40,12 @@ type File struct {
 	SSHPrivateKeyFile string `json:"ssh_private_key_file"`
 	KnownHostsFile    string `json:"known_hosts_file"`
 	Hosts             []Host `json:"hosts"`
+	// Bridge and MachinePrefix are those the lab was booted with, so a test
+	// can power a host off and on again (PowerOff, PowerOn).
+	Bridge        string `json:"bridge"`
+	MachinePrefix string `json:"machine_prefix,omitempty"`
+
+	dir string // where lab.json was read from (Load)
 }
 
 // Load reads a lab.json file.
@@ -52,6 +58,7 @@ func Load(path string) (*File, error) {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("parsing %s: %w", path, err)
 	}
+	f.dir, _ = filepath.Abs(filepath.Dir(path))
 	return &f, nil
 }
 
@@ -177,7 +184,7 @@ func Up(ctx context.Context, o Options) (*File, error) {
 	}
 	knownHosts := filepath.Join(o.Dir, "known_hosts")
 	var lines []string
-	f := &File{SSHUser: "root", SSHPrivateKeyFile: keyFile, KnownHostsFile: knownHosts}
+	f := &File{SSHUser: "root", SSHPrivateKeyFile: keyFile, KnownHostsFile: knownHosts, Bridge: o.Bridge, MachinePrefix: o.MachinePrefix, dir: o.Dir}
 	type planned struct {
 		host Host
 		base string

@@ -1,0 +1,88 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"syscall"
+	"time"
+)
+
+// options rebuilds the Options a lab was booted with from its lab.json.
+func (f *File) options() (*Options, error) {
+	if f.dir == "" {
+		return nil, fmt.Errorf("this lab file was not read with Load, so its directory is unknown")
+	}
+	o := &Options{Dir: f.dir, Bridge: f.Bridge, MachinePrefix: f.MachinePrefix, Log: io.Discard}
+	o.defaults()
+	return o, nil
+}
+
+func (f *File) host(name string) (Host, error) {
+	for _, h := range f.Hosts {
+		if h.Name == name {
+			return h, nil
+		}
+	}
+	return Host{}, fmt.Errorf("the lab has no host %q", name)
+}
+
+// PowerOff cuts a host's power: its container's init is killed with SIGKILL,
+// which kills every process in the container at once, as a power cut would;
+// nothing is shut down cleanly. Its disk (the overlay's upper layer) stays,
+// so PowerOn boots it again with the data it had. It waits until the
+// host's systemd-nspawn has exited.
+func (f *File) PowerOff(name string) error {
+	o, err := f.options()
+	if err != nil {
+		return err
+	}
+	if _, err := f.host(name); err != nil {
+		return err
+	}
+	pid := running(o, name)
+	if pid == 0 {
+		return fmt.Errorf("%s is not running", name)
+	}
+	init, err := containerInit(pid)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := syscall.Kill(init, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("%s: killing its init (pid %d): %w", name, init, err)
+	}
+	for i := 0; i < 100 && running(o, name) > 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if running(o, name) > 0 {
+		return fmt.Errorf("%s: systemd-nspawn (pid %d) is still running 10s after its init was killed", name, pid)
+	}
+	return nil
+}
+
+// PowerOn boots a powered-off host again on the disk it had, with the same
+// identity and host key, and waits until its systemd reports running and
+// SSH answers.
+func (f *File) PowerOn(ctx context.Context, name string) error {
+	o, err := f.options()
+	if err != nil {
+		return err
+	}
+	h, err := f.host(name)
+	if err != nil {
+		return err
+	}
+	if running(o, name) > 0 {
+		return fmt.Errorf("%s is already running", name)
+	}
+	if err := boot(o, h); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	one := *f
+	one.Hosts = []Host{h}
+	return waitSSH(ctx, o, &one)
+}
+
+// Dir is the lab's state directory, where lab.json is.
+func (f *File) Dir() string { return f.dir }
+
