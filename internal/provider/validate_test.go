@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -50,49 +51,12 @@ const okNodes = `nodes = [{ name = "pg1", address = "10.0.0.11" }, { name = "pg2
 // before anything reaches a node (the addresses here do not exist).
 func TestPlanTimeValidation(t *testing.T) {
 	p := unitProvider(t)
-	cases := []struct {
-		name, body string
-		want       string
-	}{
-		{"bad name", `name = "Orders!"` + "\npostgres_version = 17\n" + okNodes, `(?s)Attribute name.*1-63 characters of a-z`},
-		{"long name", `name = "` + string(make([]byte, 0)) + `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"` + "\npostgres_version = 17\n" + okNodes, `(?s)Attribute name.*1-63`},
-		{"mysql- prefix", `name = "mysql-orders"` + "\npostgres_version = 17\n" + okNodes, `(?s)Reserved name prefix.*erawan_mysql_cluster`},
-		{"member name starts with -", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "-pg1", address = "10.0.0.11" }]`, `(?s)Attribute nodes\[0\]\.name.*not\s+starting\s+with\s+-`},
-		{"ports collide", `name = "o"` + "\npostgres_version = 17\npatroni_port = 5432\n" + okNodes, `(?s)Ports collide.*patroni_port and postgres_port are both 5432`},
-		{"owned parameter", `name = "o"` + "\npostgres_version = 17\nparameters = { listen_addresses = \"*\" }\n" + okNodes, `(?s)Parameter owned by the provider.*listen_addresses`},
-		{"wal_level minimal", `name = "o"` + "\npostgres_version = 17\nparameters = { wal_level = \"minimal\" }\n" + okNodes, `(?s)Invalid wal_level.*"minimal"`},
-		{"database postgres", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"postgres\", owner = \"app\" }\n" + okNodes, `(?s)Attribute database\.name.*none of`},
-		{"database template1", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"template1\", owner = \"app\" }\n" + okNodes, `(?s)Attribute database\.name.*none of`},
-		{"owner public", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"app\", owner = \"public\" }\n" + okNodes, `(?s)Attribute database\.owner.*none of`},
-		{"owner current_user", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"app\", owner = \"current_user\" }\n" + okNodes, `(?s)Attribute database\.owner.*none of`},
-		{"newline in a password", `name = "o"` + "\npostgres_version = 17\nsuperuser_password_wo = \"abcdefghijkl\\nmn\"\n" + okNodes, `(?s)Invalid password.*newline`},
-		{"version 13", `name = "o"` + "\npostgres_version = 13\n" + okNodes, `(?s)Attribute postgres_version.*between 14 and 18`},
-		{"version 19", `name = "o"` + "\npostgres_version = 19\n" + okNodes, `(?s)Attribute postgres_version.*between 14 and 18`},
-		{"empty nodes", `name = "o"` + "\npostgres_version = 17\nnodes = []", `(?s)Attribute nodes.*at least 1`},
-		{"duplicate names", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "10.0.0.11" }, { name = "pg1", address = "10.0.0.12" }]`, `(?s)Duplicate member name.*nodes\[0\] and nodes\[1\] are both named`},
-		{"duplicate addresses", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "10.0.0.11" }, { name = "pg2", address = "10.0.0.11" }]`, `(?s)Duplicate node address.*both have address "10.0.0.11"`},
-		{"bad member name", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "PG 1", address = "10.0.0.11" }]`, `(?s)Attribute nodes\[0\]\.name.*1-63 characters`},
-		{"port 0", `name = "o"` + "\npostgres_version = 17\npostgres_port = 0\n" + okNodes, `(?s)Attribute postgres_port.*between 1 and 65535`},
-		{"port 70000", `name = "o"` + "\npostgres_version = 17\netcd_peer_port = 70000\n" + okNodes, `(?s)Attribute etcd_peer_port.*between 1 and 65535`},
-		{"bad cidr", `name = "o"` + "\npostgres_version = 17\nallowed_cidrs = [\"10.0.0.0/33\"]\n" + okNodes, `(?s)Invalid CIDR.*allowed_cidrs = \["10.0.0.0/33"\]`},
-		{"bad parameter name", `name = "o"` + "\npostgres_version = 17\nparameters = { \"max connections\" = \"1\" }\n" + okNodes, `(?s)Invalid PostgreSQL parameter name`},
-		{"owner is a cluster role", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"app\", owner = \"postgres\" }\n" + okNodes, `(?s)Attribute database.owner.*value must be none of`},
-		{"owner is reserved", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"app\", owner = \"pg_app\" }\n" + okNodes, `(?s)Attribute database.owner.*must not start with pg_`},
-		{"bad database name", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"App-DB\", owner = \"app\" }\n" + okNodes, `(?s)Attribute database.name.*lower-case identifier`},
-		{"address with a port", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "10.0.0.11:5432" }]`, `(?s)Attribute nodes\[0\]\.address.*holds a port \(host:port\).*postgres_port`},
-		{"address with whitespace", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = " 10.0.0.11" }]`, `(?s)Attribute nodes\[0\]\.address.*whitespace`},
-		{"address is a host name", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "db1.example.com" }]`, `(?s)Attribute nodes\[0\]\.address.*host names are not accepted.*reverse DNS`},
-		{"address is IPv6", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "fd00::11" }]`, `(?s)Attribute nodes\[0\]\.address.*IPv6 member addresses are not supported yet`},
-		{"address in brackets", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "[fd00::11]" }]`, `(?s)Attribute nodes\[0\]\.address.*brackets`},
-		{"address with leading zeros", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "10.0.0.011" }]`, `(?s)Attribute nodes\[0\]\.address.*not an IPv4 address`},
-		{"address 0.0.0.0", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "0.0.0.0" }]`, `(?s)Attribute nodes\[0\]\.address.*not a host's address`},
-	}
-	for _, c := range cases {
+	for _, c := range patroniBadInputs {
 		t.Run(c.name, func(t *testing.T) {
 			resource.UnitTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6,
 				Steps: []resource.TestStep{{
-					Config:      p + clusterHCL(c.body),
+					Config:      p + c.hcl,
 					PlanOnly:    true,
 					ExpectError: regexp.MustCompile(strings.ReplaceAll(c.want, " ", `\s+`)),
 				}},
@@ -127,43 +91,11 @@ func tenantHCL(body string) string {
 
 func TestTenantPlanTimeValidation(t *testing.T) {
 	p := unitProvider(t)
-	base := func(over map[string]string) string {
-		attrs := map[string]string{"name": `"orders"`, "host": `"10.0.0.5"`, "engine": `"postgresql"`, "read_write_port": "5000",
-			"read_only_port": "5001", "backends": `["10.0.0.11", "10.0.0.12"]`}
-		for k, v := range over {
-			attrs[k] = v
-		}
-		var lines []string
-		for k, v := range attrs {
-			if v != "" {
-				lines = append(lines, k+" = "+v)
-			}
-		}
-		return tenantHCL(strings.Join(lines, "\n"))
-	}
-	cases := []struct {
-		name string
-		over map[string]string
-		want string
-	}{
-		{"bad name", map[string]string{"name": `"Orders Tenant"`}, `(?s)Attribute name.*1-63 characters`},
-		{"port out of range", map[string]string{"read_write_port": "65536"}, `(?s)Attribute read_write_port.*between 1 and 65535`},
-		{"port zero", map[string]string{"read_only_port": "0"}, `(?s)Attribute read_only_port.*between 1 and 65535`},
-		{"ro equals rw", map[string]string{"read_only_port": "5000"}, `(?s)Ports clash.*both 5000`},
-		{"empty backends", map[string]string{"backends": "[]"}, `(?s)Attribute backends.*at least 1`},
-		{"bad engine", map[string]string{"engine": `"oracle"`}, `(?s)Attribute engine.*value must be one of`},
-		{"bad cidr", map[string]string{"allowed_cidrs": `["10.0.0.0/99"]`}, `(?s)Invalid CIDR`},
-		{"backend with a port", map[string]string{"backends": `["10.0.0.11:5432"]`}, `(?s)Attribute backends\[0\].*holds a port.*backend_port`},
-		{"backend with whitespace", map[string]string{"backends": `["10.0.0.11 "]`}, `(?s)Attribute backends\[0\].*whitespace`},
-		{"one backend twice", map[string]string{"backends": `["db1.example.com", "DB1.example.com."]`}, `(?s)Attribute backends\[1\].*name the same host`},
-		{"host with a port", map[string]string{"host": `"10.0.0.5:22"`}, `(?s)Attribute host.*holds a port.*ssh\.port`},
-		{"host not an address", map[string]string{"host": `"proxy_1!"`}, `(?s)Attribute host.*not an IPv4 address, an IPv6 address or a DNS host name`},
-	}
-	for _, c := range cases {
+	for _, c := range tenantBadInputs {
 		t.Run(c.name, func(t *testing.T) {
 			resource.UnitTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6,
-				Steps:                    []resource.TestStep{{Config: p + base(c.over), PlanOnly: true, ExpectError: regexp.MustCompile(strings.ReplaceAll(c.want, " ", `\s+`))}},
+				Steps:                    []resource.TestStep{{Config: p + c.hcl, PlanOnly: true, ExpectError: regexp.MustCompile(strings.ReplaceAll(c.want, " ", `\s+`))}},
 			})
 		})
 	}
@@ -171,7 +103,7 @@ func TestTenantPlanTimeValidation(t *testing.T) {
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6,
 		Steps: []resource.TestStep{{
-			Config:             p + base(nil),
+			Config:             p + tenantBlock(nil),
 			PlanOnly:           true,
 			ExpectNonEmptyPlan: true,
 			ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
@@ -220,4 +152,75 @@ func TestRenames(t *testing.T) {
 		refuseRenames(context.Background(), state, list("pg1", "10.0.0.1"), &d) || d.HasError() {
 		t.Fatalf("adding or removing a member counted as a rename: %v", d)
 	}
+}
+
+var patroniBadInputs = clusterInputs(clusterHCL, []badInput{
+	{"bad name", `name = "Orders!"` + "\npostgres_version = 17\n" + okNodes, `(?s)Attribute name.*1-63 characters of a-z`},
+	{"long name", `name = "` + string(make([]byte, 0)) + `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"` + "\npostgres_version = 17\n" + okNodes, `(?s)Attribute name.*1-63`},
+	{"mysql- prefix", `name = "mysql-orders"` + "\npostgres_version = 17\n" + okNodes, `(?s)Reserved name prefix.*erawan_mysql_cluster`},
+	{"member name starts with -", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "-pg1", address = "10.0.0.11" }]`, `(?s)Attribute nodes\[0\]\.name.*not\s+starting\s+with\s+-`},
+	{"ports collide", `name = "o"` + "\npostgres_version = 17\npatroni_port = 5432\n" + okNodes, `(?s)Ports collide.*patroni_port and postgres_port are both 5432`},
+	{"owned parameter", `name = "o"` + "\npostgres_version = 17\nparameters = { listen_addresses = \"*\" }\n" + okNodes, `(?s)Parameter owned by the provider.*listen_addresses`},
+	{"wal_level minimal", `name = "o"` + "\npostgres_version = 17\nparameters = { wal_level = \"minimal\" }\n" + okNodes, `(?s)Invalid wal_level.*"minimal"`},
+	{"database postgres", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"postgres\", owner = \"app\" }\n" + okNodes, `(?s)Attribute database\.name.*none of`},
+	{"database template1", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"template1\", owner = \"app\" }\n" + okNodes, `(?s)Attribute database\.name.*none of`},
+	{"owner public", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"app\", owner = \"public\" }\n" + okNodes, `(?s)Attribute database\.owner.*none of`},
+	{"owner current_user", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"app\", owner = \"current_user\" }\n" + okNodes, `(?s)Attribute database\.owner.*none of`},
+	{"newline in a password", `name = "o"` + "\npostgres_version = 17\nsuperuser_password_wo = \"abcdefghijkl\\nmn\"\n" + okNodes, `(?s)Invalid password.*newline`},
+	{"version 13", `name = "o"` + "\npostgres_version = 13\n" + okNodes, `(?s)Attribute postgres_version.*between 14 and 18`},
+	{"version 19", `name = "o"` + "\npostgres_version = 19\n" + okNodes, `(?s)Attribute postgres_version.*between 14 and 18`},
+	{"empty nodes", `name = "o"` + "\npostgres_version = 17\nnodes = []", `(?s)Attribute nodes.*at least 1`},
+	{"duplicate names", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "10.0.0.11" }, { name = "pg1", address = "10.0.0.12" }]`, `(?s)Duplicate member name.*nodes\[0\] and nodes\[1\] are both named`},
+	{"duplicate addresses", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "10.0.0.11" }, { name = "pg2", address = "10.0.0.11" }]`, `(?s)Duplicate node address.*both have address "10.0.0.11"`},
+	{"bad member name", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "PG 1", address = "10.0.0.11" }]`, `(?s)Attribute nodes\[0\]\.name.*1-63 characters`},
+	{"port 0", `name = "o"` + "\npostgres_version = 17\npostgres_port = 0\n" + okNodes, `(?s)Attribute postgres_port.*between 1 and 65535`},
+	{"port 70000", `name = "o"` + "\npostgres_version = 17\netcd_peer_port = 70000\n" + okNodes, `(?s)Attribute etcd_peer_port.*between 1 and 65535`},
+	{"bad cidr", `name = "o"` + "\npostgres_version = 17\nallowed_cidrs = [\"10.0.0.0/33\"]\n" + okNodes, `(?s)Invalid CIDR.*allowed_cidrs = \["10.0.0.0/33"\]`},
+	{"bad parameter name", `name = "o"` + "\npostgres_version = 17\nparameters = { \"max connections\" = \"1\" }\n" + okNodes, `(?s)Invalid PostgreSQL parameter name`},
+	{"owner is a cluster role", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"app\", owner = \"postgres\" }\n" + okNodes, `(?s)Attribute database.owner.*value must be none of`},
+	{"owner is reserved", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"app\", owner = \"pg_app\" }\n" + okNodes, `(?s)Attribute database.owner.*must not start with pg_`},
+	{"bad database name", `name = "o"` + "\npostgres_version = 17\ndatabase = { name = \"App-DB\", owner = \"app\" }\n" + okNodes, `(?s)Attribute database.name.*lower-case identifier`},
+	{"address with a port", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "10.0.0.11:5432" }]`, `(?s)Attribute nodes\[0\]\.address.*holds a port \(host:port\).*postgres_port`},
+	{"address with whitespace", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = " 10.0.0.11" }]`, `(?s)Attribute nodes\[0\]\.address.*whitespace`},
+	{"address is a host name", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "db1.example.com" }]`, `(?s)Attribute nodes\[0\]\.address.*host names are not accepted.*reverse DNS`},
+	{"address is IPv6", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "fd00::11" }]`, `(?s)Attribute nodes\[0\]\.address.*IPv6 member addresses are not supported yet`},
+	{"address in brackets", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "[fd00::11]" }]`, `(?s)Attribute nodes\[0\]\.address.*brackets`},
+	{"address with leading zeros", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "10.0.0.011" }]`, `(?s)Attribute nodes\[0\]\.address.*not an IPv4 address`},
+	{"address 0.0.0.0", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "0.0.0.0" }]`, `(?s)Attribute nodes\[0\]\.address.*not a host's address`},
+})
+
+// tenantBlock is a valid tenant with the attributes in over replaced ("" drops one).
+func tenantBlock(over map[string]string) string {
+	attrs := map[string]string{"name": `"orders"`, "host": `"10.0.0.5"`, "engine": `"postgresql"`, "read_write_port": "5000",
+		"read_only_port": "5001", "backends": `["10.0.0.11", "10.0.0.12"]`}
+	for k, v := range over {
+		attrs[k] = v
+	}
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var lines []string
+	for _, k := range keys {
+		if v := attrs[k]; v != "" {
+			lines = append(lines, k+" = "+v)
+		}
+	}
+	return tenantHCL(strings.Join(lines, "\n"))
+}
+
+var tenantBadInputs = []badInput{
+	{"bad name", tenantBlock(map[string]string{"name": `"Orders Tenant"`}), `(?s)Attribute name.*1-63 characters`},
+	{"port out of range", tenantBlock(map[string]string{"read_write_port": "65536"}), `(?s)Attribute read_write_port.*between 1 and 65535`},
+	{"port zero", tenantBlock(map[string]string{"read_only_port": "0"}), `(?s)Attribute read_only_port.*between 1 and 65535`},
+	{"ro equals rw", tenantBlock(map[string]string{"read_only_port": "5000"}), `(?s)Ports clash.*both 5000`},
+	{"empty backends", tenantBlock(map[string]string{"backends": "[]"}), `(?s)Attribute backends.*at least 1`},
+	{"bad engine", tenantBlock(map[string]string{"engine": `"oracle"`}), `(?s)Attribute engine.*value must be one of`},
+	{"bad cidr", tenantBlock(map[string]string{"allowed_cidrs": `["10.0.0.0/99"]`}), `(?s)Invalid CIDR`},
+	{"backend with a port", tenantBlock(map[string]string{"backends": `["10.0.0.11:5432"]`}), `(?s)Attribute backends\[0\].*holds a port.*backend_port`},
+	{"backend with whitespace", tenantBlock(map[string]string{"backends": `["10.0.0.11 "]`}), `(?s)Attribute backends\[0\].*whitespace`},
+	{"one backend twice", tenantBlock(map[string]string{"backends": `["db1.example.com", "DB1.example.com."]`}), `(?s)Attribute backends\[1\].*name the same host`},
+	{"host with a port", tenantBlock(map[string]string{"host": `"10.0.0.5:22"`}), `(?s)Attribute host.*holds a port.*ssh\.port`},
+	{"host not an address", tenantBlock(map[string]string{"host": `"proxy_1!"`}), `(?s)Attribute host.*not an IPv4 address, an IPv6 address or a DNS host name`},
 }

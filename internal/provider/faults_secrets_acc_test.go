@@ -1,0 +1,243 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/lab"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
+)
+
+// secHCL is cluster "sec" on hosts 0..2 with an application database (so
+// every generated password exists) and, when version > 0, its superuser
+// password given write-only.
+func secHCL(l *lab.File, superuser string, version int) string {
+	wo := ""
+	if version > 0 {
+		wo = fmt.Sprintf("superuser_password_wo = %q\n  superuser_password_wo_version = %d", superuser, version)
+	}
+	return fmt.Sprintf(`
+resource "erawan_patroni_cluster" "sec" {
+  name             = "sec"
+  postgres_version = 17
+  nodes            = [{ name = "sc1", address = %q }, { name = "sc2", address = %q }, { name = "sc3", address = %q }]
+  postgres_port    = 5447
+  patroni_port     = 8023
+  etcd_client_port = 2401
+  etcd_peer_port   = 2402
+  allowed_cidrs    = [%q]
+  database         = { name = "secapp", owner = "secowner" }
+  deletion_protection = false
+  %s
+}
+`, l.Hosts[0].Address, l.Hosts[1].Address, l.Hosts[2].Address, labCIDR(l), wo)
+}
+
+// argSampler records every distinct process command line seen on the
+// control host and on the nodes while it runs.
+type argSampler struct {
+	mu    sync.Mutex
+	seen  map[string]string // command line -> where
+	count int
+}
+
+func (s *argSampler) add(where string, lines []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.count++
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); l != "" {
+			if _, ok := s.seen[l]; !ok {
+				s.seen[l] = where
+			}
+		}
+	}
+}
+
+// localArgs reads every process's arguments from /proc on this host.
+func localArgs() []string {
+	paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	var out []string
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil {
+			out = append(out, string(bytes.ReplaceAll(b, []byte{0}, []byte{' '})))
+		}
+	}
+	return out
+}
+
+// sample runs until ctx ends: the control host every 100 ms, each node
+// every 500 ms (over the pool's one connection per node).
+func (s *argSampler) sample(ctx context.Context, pool *sshclient.Pool, nodes []string) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	wg.Add(1 + len(nodes))
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			s.add("the control host", localArgs())
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	for _, n := range nodes {
+		go func(n string) {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				out, err := pool.Run(rctx, n, `for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' < "$f" 2>/dev/null; echo; done`, nil)
+				cancel()
+				if err == nil {
+					s.add(n, strings.Split(string(out), "\n"))
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+		}(n)
+	}
+	return &wg
+}
+
+// filesHolding lists the regular files under root, changed since since,
+// that hold any of secrets, skipping names skip allows.
+func filesHolding(root string, since time.Time, secrets []string, skip func(string) bool) []string {
+	var hits []string
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !d.Type().IsRegular() || skip(p) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil || info.ModTime().Before(since) || info.Size() > 256<<20 {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				hits = append(hits, p)
+				break
+			}
+		}
+		return nil
+	})
+	return hits
+}
+
+// Fault 9 (#8): over a create, a plan, a rotation and a destroy run with
+// TF_LOG=TRACE, no generated or write-only password appears in the
+// Terraform log, in any process's arguments on the control host or a node
+// (sampled while the runs go), in any file left on the control host (the
+// state, which keeps the generated passwords as sensitive values by
+// design, aside), or in any node file that a non-root user can read.
+func TestAccFaults_secrets(t *testing.T) {
+	l := loadLab(t)
+	onNodeHosts(t)
+	pool := labPool(t, l)
+	start := time.Now()
+	d := newTFDir(t, "sec")
+	logPath := filepath.Join(d.dir, "terraform-trace.log")
+	trace := []string{"TF_LOG=TRACE", "TF_LOG_PATH=" + logPath}
+	nodes := []string{l.Hosts[0].Address, l.Hosts[1].Address, l.Hosts[2].Address}
+	rotated := "sec-rotated-Passw0rd-9"
+
+	ctx, stop := context.WithCancel(context.Background())
+	sampler := &argSampler{seen: map[string]string{}}
+	sampling := sampler.sample(ctx, pool, nodes)
+	stopped := false
+	halt := func() {
+		if !stopped {
+			stopped = true
+			stop()
+			sampling.Wait()
+		}
+	}
+	t.Cleanup(func() {
+		halt()
+		if _, err := os.Stat(filepath.Join(d.dir, "terraform.tfstate")); err == nil {
+			if out, err := d.run(nil, "destroy", "-auto-approve", "-input=false", "-no-color"); err != nil {
+				t.Errorf("destroying sec: %v\n%s", err, tail(out, 40))
+			}
+		}
+	})
+	step := func(what string, args ...string) {
+		t.Helper()
+		if out, err := d.run(trace, args...); err != nil {
+			t.Fatalf("%s: %v\n%s", what, err, tail(out, 40))
+		}
+	}
+
+	d.write(l, secHCL(l, "", 0))
+	step("create", applyArgs...)
+	generated := passwords(d.stateValues("erawan_patroni_cluster.sec"))
+	for _, k := range []string{"superuser_password", "replication_password", "rewind_password", "restapi_password", "database_password"} {
+		if generated[k] == "" {
+			t.Fatalf("%s was not generated (state has %v)", k, keysOf(generated))
+		}
+	}
+	step("plan", "plan", "-input=false", "-no-color")
+	d.write(l, secHCL(l, rotated, 1))
+	step("rotation", applyArgs...)
+
+	secrets := map[string]string{"the rotated superuser password (write-only)": rotated}
+	for k, v := range generated {
+		secrets["the generated "+k] = v
+	}
+	var all []string
+	for _, v := range secrets {
+		all = append(all, v)
+	}
+	// Node files a non-root user can read, while the cluster still runs.
+	for _, n := range nodes {
+		rctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		out, err := pool.Run(rctx, n, "runuser -u nobody -- grep -rlsF -f - /etc /var /tmp /home /root /srv /opt /run /usr/local; test $? -le 1",
+			[]byte(strings.Join(all, "\n")+"\n"))
+		cancel()
+		if err != nil {
+			t.Fatalf("searching %s's files as nobody: %v %s", n, err, out)
+		}
+		if s := strings.TrimSpace(string(out)); s != "" {
+			t.Errorf("files on %s that a non-root user can read hold a password:\n%s", n, s)
+		}
+	}
+	step("destroy", "destroy", "-auto-approve", "-input=false", "-no-color")
+	halt()
+
+	logText, err := os.ReadFile(logPath)
+	if err != nil || len(logText) == 0 {
+		t.Fatalf("no Terraform log at %s: %v", logPath, err)
+	}
+	for what, v := range secrets {
+		if bytes.Contains(logText, []byte(v)) {
+			t.Errorf("the TF_LOG=TRACE log holds %s", what)
+		}
+		for line, where := range sampler.seen {
+			if strings.Contains(line, v) {
+				t.Errorf("%s appeared in a process's arguments on %s: %.120s…", what, where, line)
+			}
+		}
+	}
+	t.Logf("figure: %d MB of TRACE log and %d distinct command lines from %d samples searched; none holds one of the %d passwords",
+		len(logText)>>20, len(sampler.seen), sampler.count, len(secrets))
+
+	// Files left on the control host: the test's own directories, the
+	// temporary directory (the runner's private run directories live
+	// there) and Ansible's home directory.
+	home, _ := os.UserHomeDir()
+	roots := []string{os.TempDir(), "/var/tmp", filepath.Join(home, ".ansible")}
+	skip := func(p string) bool {
+		b := filepath.Base(p)
+		return strings.HasPrefix(b, "terraform.tfstate") && strings.HasPrefix(p, d.dir)
+	}
+	for _, r := range roots {
+		for _, hit := range filesHolding(r, start, all, skip) {
+			t.Errorf("a file left on the control host holds a password: %s", hit)
+		}
+	}
+}
