@@ -89,6 +89,25 @@ func (d *tfDir) writeKnownHosts(l *lab.File, knownHosts, hcl string) {
 	d.write(&lc, hcl)
 }
 
+// writeAcceptNew is write with ssh.host_key_policy = "accept-new" and a
+// known_hosts file that does not exist yet, as on a first run against new hosts.
+func (d *tfDir) writeAcceptNew(l *lab.File, knownHosts, hcl string) {
+	d.t.Helper()
+	text := "terraform {\n  required_providers {\n    erawan = { source = \"erawan-cluster/erawan\" }\n  }\n}\n" + fmt.Sprintf(`
+provider "erawan" {
+  ssh = {
+    user             = %q
+    private_key_file = %q
+    known_hosts_file = %q
+    host_key_policy  = "accept-new"
+  }
+}
+`, l.SSHUser, l.SSHPrivateKeyFile, knownHosts) + hcl
+	if err := os.WriteFile(filepath.Join(d.dir, "main.tf"), []byte(text), 0o600); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
 // cmd builds a terraform command in d with extra environment.
 func (d *tfDir) cmd(ctx context.Context, extraEnv []string, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")

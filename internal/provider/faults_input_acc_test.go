@@ -68,14 +68,13 @@ func TestAccFaults_badInputs(t *testing.T) {
 	run := func(ctx context.Context, addr, cmd string) ([]byte, error) { return pool.Run(ctx, addr, cmd, nil) }
 	// Connect first: the pooled sessions used to read the journals later
 	// open no new connection.
-	since := time.Now().Unix()
 	for _, h := range l.Hosts {
 		if _, err := pool.Run(ctx, h.Address, "true", nil); err != nil {
 			t.Fatalf("%s: %v", h.Name, err)
 		}
 	}
 	time.Sleep(1100 * time.Millisecond) // journal times are whole seconds
-	since = time.Now().Unix()
+	since := time.Now().Unix()
 	before := map[string]int{}
 	for _, h := range l.Hosts {
 		before[h.Address] = sshdLines(ctx, t, run, h.Address, since)
@@ -130,5 +129,15 @@ func TestAccFaults_badInputs(t *testing.T) {
 		if n := sshdLines(ctx, t, run, h.Address, since); n != before[h.Address] {
 			t.Errorf("%s's sshd logged %d line(s) while the bad inputs were planned: something reached it", h.Name, n-before[h.Address])
 		}
+	}
+	// The control: one new connection to a host shows in its count, so the
+	// count above could have caught one.
+	fresh := labPool(t, l)
+	if _, err := fresh.Run(ctx, l.Hosts[0].Address, "true", nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := sshdLines(ctx, t, run, l.Hosts[0].Address, since); n == before[l.Hosts[0].Address] {
+		t.Errorf("a new SSH connection to %s left no line in sshd's journal: the check above proves nothing", l.Hosts[0].Name)
 	}
 }

@@ -18,13 +18,21 @@ import (
 
 // secHCL is cluster "sec" on hosts 0..2 with an application database (so
 // every generated password exists) and, when version > 0, its superuser
-// password given write-only.
-func secHCL(l *lab.File, superuser string, version int) string {
+// password given write-only from an ephemeral variable (set through
+// TF_VAR_superuser_wo, so no file holds it).
+func secHCL(l *lab.File, version int) string {
 	wo := ""
 	if version > 0 {
-		wo = fmt.Sprintf("superuser_password_wo = %q\n  superuser_password_wo_version = %d", superuser, version)
+		wo = fmt.Sprintf("superuser_password_wo = var.superuser_wo\n  superuser_password_wo_version = %d", version)
 	}
 	return fmt.Sprintf(`
+variable "superuser_wo" {
+  type      = string
+  default   = null
+  sensitive = true
+  ephemeral = true
+}
+
 resource "erawan_patroni_cluster" "sec" {
   name             = "sec"
   postgres_version = 17
@@ -91,7 +99,7 @@ func (s *argSampler) sample(ctx context.Context, pool *sshclient.Pool, nodes []s
 			defer wg.Done()
 			for ctx.Err() == nil {
 				rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				out, err := pool.Run(rctx, n, `for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' < "$f" 2>/dev/null; echo; done`, nil)
+				out, err := pool.Run(rctx, n, "ps -eww -o args=", nil)
 				cancel()
 				if err == nil {
 					s.add(n, strings.Split(string(out), "\n"))
@@ -146,6 +154,7 @@ func TestAccFaults_secrets(t *testing.T) {
 	trace := []string{"TF_LOG=TRACE", "TF_LOG_PATH=" + logPath}
 	nodes := []string{l.Hosts[0].Address, l.Hosts[1].Address, l.Hosts[2].Address}
 	rotated := "sec-rotated-Passw0rd-9"
+	trace = append(trace, "TF_VAR_superuser_wo="+rotated)
 
 	ctx, stop := context.WithCancel(context.Background())
 	sampler := &argSampler{seen: map[string]string{}}
@@ -173,8 +182,39 @@ func TestAccFaults_secrets(t *testing.T) {
 		}
 	}
 
-	d.write(l, secHCL(l, "", 0))
+	// The first create runs with accept-new against a known_hosts file that
+	// does not exist yet (#8 §3): it must record each node's real key.
+	known := filepath.Join(d.dir, "known_hosts")
+	d.writeAcceptNew(l, known, secHCL(l, 0))
 	step("create", applyArgs...)
+	recorded, err := os.ReadFile(known)
+	if err != nil {
+		t.Fatalf("accept-new recorded no known_hosts: %v", err)
+	}
+	labKeys, err := os.ReadFile(l.KnownHostsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		want := ""
+		for _, line := range strings.Split(string(labKeys), "\n") {
+			if f := strings.Fields(line); len(f) >= 3 && f[0] == n {
+				want = f[1] + " " + f[2]
+			}
+		}
+		lines := 0
+		for _, line := range strings.Split(string(recorded), "\n") {
+			if f := strings.Fields(line); len(f) >= 3 && f[0] == n {
+				lines++
+				if f[1]+" "+f[2] != want {
+					t.Errorf("accept-new recorded %s for %s; the lab's key is %s", f[1]+" "+f[2], n, want)
+				}
+			}
+		}
+		if lines != 1 {
+			t.Errorf("accept-new recorded %d lines for %s, want 1:\n%s", lines, n, recorded)
+		}
+	}
 	generated := passwords(d.stateValues("erawan_patroni_cluster.sec"))
 	for _, k := range []string{"superuser_password", "replication_password", "rewind_password", "restapi_password", "database_password"} {
 		if generated[k] == "" {
@@ -182,7 +222,7 @@ func TestAccFaults_secrets(t *testing.T) {
 		}
 	}
 	step("plan", "plan", "-input=false", "-no-color")
-	d.write(l, secHCL(l, rotated, 1))
+	d.writeAcceptNew(l, known, secHCL(l, 1))
 	step("rotation", applyArgs...)
 
 	secrets := map[string]string{"the rotated superuser password (write-only)": rotated}
@@ -194,16 +234,36 @@ func TestAccFaults_secrets(t *testing.T) {
 		all = append(all, v)
 	}
 	// Node files a non-root user can read, while the cluster still runs.
+	// A control string in a world-readable file must be found, so the
+	// search is shown to work; grep's exit status is 2 whenever it meets an
+	// unreadable file, which is expected here, so only its output counts.
+	control := fmt.Sprintf("erawan-search-control-%d", time.Now().UnixNano())
+	patterns := strings.Join(append(append([]string{}, all...), control), "\n") + "\n"
 	for _, n := range nodes {
 		rctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		out, err := pool.Run(rctx, n, "runuser -u nobody -- grep -rlsF -f - /etc /var /tmp /home /root /srv /opt /run /usr/local; test $? -le 1",
-			[]byte(strings.Join(all, "\n")+"\n"))
+		out, err := pool.Run(rctx, n, "umask 022; echo "+control+" > /tmp/erawan-search-control; "+
+			"runuser -u nobody -- grep -rlsF -f - /etc /var /tmp /home /root /srv /opt /run /usr/local; rm -f /tmp/erawan-search-control; echo searched",
+			[]byte(patterns))
 		cancel()
-		if err != nil {
+		if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "searched") {
 			t.Fatalf("searching %s's files as nobody: %v %s", n, err, out)
 		}
-		if s := strings.TrimSpace(string(out)); s != "" {
-			t.Errorf("files on %s that a non-root user can read hold a password:\n%s", n, s)
+		var hits []string
+		found := false
+		for _, f := range strings.Fields(string(out)) {
+			switch f {
+			case "searched":
+			case "/tmp/erawan-search-control":
+				found = true
+			default:
+				hits = append(hits, f)
+			}
+		}
+		if !found {
+			t.Fatalf("the search as nobody on %s did not find the control file: it proves nothing", n)
+		}
+		if len(hits) > 0 {
+			t.Errorf("files on %s that a non-root user can read hold a password:\n%s", n, strings.Join(hits, "\n"))
 		}
 	}
 	step("destroy", "destroy", "-auto-approve", "-input=false", "-no-color")

@@ -233,6 +233,14 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 	all := []int{0, 1, 2}
 	var secondary string
 	var primaryHolder [2]string // primary address and the app password, kept by the create step
+	poweredOff, deadCut := false, time.Time{}
+	t.Cleanup(func() {
+		if poweredOff {
+			if err := l.PowerOn(context.Background(), my[2].Name); err != nil {
+				t.Errorf("powering %s on again: %v", my[2].Name, err)
+			}
+		}
+	})
 
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6,
@@ -391,6 +399,39 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 						return err
 					}
 					return readRow(s, my[0].Address, 2, 43)
+				}),
+			},
+			{ // fault 5 (#8), MySQL: db3 is made the primary, its host loses power for good and it is
+				// taken out of nodes; apply succeeds on the members that stay, and Group Replication no longer lists it
+				PreConfig: func() {
+					sshRun(t, pool, my[2].Address, `mysql -e "SELECT group_replication_set_as_primary(@@server_uuid)"`)
+					if err := l.PowerOff(my[2].Name); err != nil {
+						t.Fatal(err)
+					}
+					poweredOff = true
+					deadCut = time.Now()
+				},
+				Config: myConfig(l, my, proxy, []int{1, 0}, false),
+				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(2), func(s *terraform.State) error {
+					t.Logf("figure: removing the dead primary db3 took %.1fs from the power cut to the end of apply", time.Since(deadCut).Seconds())
+					out, err := pool.Run(context.Background(), my[1].Address,
+						`mysql -N -e "SELECT MEMBER_HOST, MEMBER_STATE FROM performance_schema.replication_group_members"`, nil)
+					if err != nil || strings.Count(strings.TrimSpace(string(out)), "\n") != 1 || strings.Contains(string(out), my[2].Address) || strings.Contains(string(out), my[2].Name) {
+						return fmt.Errorf("Group Replication members after the removal (want the 2 that stay): %v\n%s", err, out)
+					}
+					return readRow(s, primaryAddr(s), 2, 43)
+				}, proxyRouting(proxy.Address)),
+			},
+			{ // ...its host comes back with its old data, and db3 is added again
+				PreConfig: func() {
+					if err := l.PowerOn(context.Background(), my[2].Name); err != nil {
+						t.Fatal(err)
+					}
+					poweredOff = false
+				},
+				Config: myConfig(l, my, proxy, []int{1, 2, 0}, false),
+				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(3), func(s *terraform.State) error {
+					return readRow(s, my[2].Address, 2, 43)
 				}),
 			},
 			{ // import rebuilds the same state from the nodes
