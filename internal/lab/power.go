@@ -85,4 +85,3 @@ func (f *File) PowerOn(ctx context.Context, name string) error {
 
 // Dir is the lab's state directory, where lab.json is.
 func (f *File) Dir() string { return f.dir }
-
