@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os/exec"
 	"syscall"
 	"time"
 )
@@ -12,6 +13,9 @@ import (
 func (f *File) options() (*Options, error) {
 	if f.dir == "" {
 		return nil, fmt.Errorf("this lab file was not read with Load, so its directory is unknown")
+	}
+	if f.Bridge == "" {
+		return nil, fmt.Errorf("%s/lab.json records no bridge (written before power control existed): run make lab-up again", f.dir)
 	}
 	o := &Options{Dir: f.dir, Bridge: f.Bridge, MachinePrefix: f.MachinePrefix, Log: io.Discard}
 	o.defaults()
@@ -27,11 +31,14 @@ func (f *File) host(name string) (Host, error) {
 	return Host{}, fmt.Errorf("the lab has no host %q", name)
 }
 
-// PowerOff cuts a host's power: its container's init is killed with SIGKILL,
-// which kills every process in the container at once, as a power cut would;
-// nothing is shut down cleanly. Its disk (the overlay's upper layer) stays,
-// so PowerOn boots it again with the data it had. It waits until the
-// host's systemd-nspawn has exited.
+// PowerOff cuts a host's power. First its link on the bridge goes down, so
+// its peers hear nothing more from it (no FIN, no RST: they must time out,
+// as after a real power cut); then its container's init is killed with
+// SIGKILL, which kills every process in the container at once, with no
+// clean shutdown. Its disk (the overlay's upper layer) stays, so PowerOn
+// boots it again with the data it had; writes a process had not synced are
+// kept too, in the control host's page cache, which a real cut would lose.
+// It waits until the host's systemd-nspawn has exited.
 func (f *File) PowerOff(name string) error {
 	o, err := f.options()
 	if err != nil {
@@ -47,6 +54,13 @@ func (f *File) PowerOff(name string) error {
 	init, err := containerInit(pid)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
+	}
+	iface := "vb-" + o.MachinePrefix + name
+	if len(iface) > 15 { // systemd-nspawn truncates the host-side veth name to IFNAMSIZ-1
+		iface = iface[:15]
+	}
+	if out, err := exec.Command("ip", "link", "set", iface, "down").CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: ip link set %s down: %v: %s", name, iface, err, out)
 	}
 	if err := syscall.Kill(init, syscall.SIGKILL); err != nil {
 		return fmt.Errorf("%s: killing its init (pid %d): %w", name, init, err)

@@ -74,10 +74,14 @@ func newTFDir(t *testing.T, name string) *tfDir {
 // plus hcl.
 func (d *tfDir) write(l *lab.File, hcl string) {
 	d.t.Helper()
-	text := "terraform {\n  required_providers {\n    erawan = { source = \"erawan-cluster/erawan\" }\n  }\n}\n" + labProviderHCL(l) + hcl
-	if err := os.WriteFile(filepath.Join(d.dir, "main.tf"), []byte(text), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(d.dir, "main.tf"), []byte(d.config(l, hcl)), 0o600); err != nil {
 		d.t.Fatal(err)
 	}
+}
+
+// config is the text write puts in main.tf.
+func (d *tfDir) config(l *lab.File, hcl string) string {
+	return "terraform {\n  required_providers {\n    erawan = { source = \"erawan-cluster/erawan\" }\n  }\n}\n" + labProviderHCL(l) + hcl
 }
 
 // writeKnownHosts is write with the provider verifying host keys against

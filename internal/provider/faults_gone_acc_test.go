@@ -98,7 +98,7 @@ func TestAccFaults_deadLeaderRemoved(t *testing.T) {
 	}
 	password := d.output("superuser_password")
 	// Written on the leader (the host about to go), read later on a member that stays.
-	goneRow(t, dead.Address, password, "create table gone_keep (v int); insert into gone_keep values (5)")
+	goneRow(t, dead.Address, password, "create table if not exists gone_keep (v int primary key); insert into gone_keep values (5) on conflict do nothing")
 
 	hostLink(t, dead, false)
 	cut = true

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -54,13 +55,13 @@ resource "erawan_patroni_cluster" "sec" {
 type argSampler struct {
 	mu    sync.Mutex
 	seen  map[string]string // command line -> where
-	count int
+	count map[string]int    // samples taken per place
 }
 
 func (s *argSampler) add(where string, lines []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.count++
+	s.count[where]++
 	for _, l := range lines {
 		if l = strings.TrimSpace(l); l != "" {
 			if _, ok := s.seen[l]; !ok {
@@ -157,7 +158,7 @@ func TestAccFaults_secrets(t *testing.T) {
 	trace = append(trace, "TF_VAR_superuser_wo="+rotated)
 
 	ctx, stop := context.WithCancel(context.Background())
-	sampler := &argSampler{seen: map[string]string{}}
+	sampler := &argSampler{seen: map[string]string{}, count: map[string]int{}}
 	sampling := sampler.sample(ctx, pool, nodes)
 	stopped := false
 	halt := func() {
@@ -267,7 +268,29 @@ func TestAccFaults_secrets(t *testing.T) {
 		}
 	}
 	step("destroy", "destroy", "-auto-approve", "-input=false", "-no-color")
+	// The controls: a process living about a second, with a marker in its
+	// arguments, on the control host and on each node, must be seen.
+	marker := fmt.Sprintf("erawan-sampler-control-%d", time.Now().UnixNano())
+	if out, err := exec.Command("sh", "-c", "sleep 1.2; true", marker).CombinedOutput(); err != nil {
+		t.Fatalf("control process: %v %s", err, out)
+	}
+	for _, n := range nodes {
+		if out, err := pool.Run(context.Background(), n, "sh -c 'sleep 1.2; true' "+marker, nil); err != nil {
+			t.Fatalf("control process on %s: %v %s", n, err, out)
+		}
+	}
 	halt()
+	for _, where := range append([]string{"the control host"}, nodes...) {
+		seen := false
+		for line, w := range sampler.seen {
+			if w == where && strings.Contains(line, marker) {
+				seen = true
+			}
+		}
+		if sampler.count[where] == 0 || !seen {
+			t.Errorf("the argument sampler took %d samples on %s and saw the control process: %v; it proves nothing there", sampler.count[where], where, seen)
+		}
+	}
 
 	logText, err := os.ReadFile(logPath)
 	if err != nil || len(logText) == 0 {
@@ -283,7 +306,7 @@ func TestAccFaults_secrets(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("figure: %d MB of TRACE log and %d distinct command lines from %d samples searched; none holds one of the %d passwords",
+	t.Logf("figure: %d MB of TRACE log and %d distinct command lines from %v samples searched; none holds one of the %d passwords",
 		len(logText)>>20, len(sampler.seen), sampler.count, len(secrets))
 
 	// Files left on the control host: the test's own directories, the
