@@ -13,6 +13,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -27,8 +28,9 @@ import (
 	"time"
 )
 
-// CAValidity is how long a CA the provider makes is valid: ten years, so
-// that node certificates, renewed within it, never outlive it.
+// CAValidity is how long a CA the provider makes is valid: ten years. Node
+// certificates never outlive their CA (Sign caps them); in the CA's last
+// renew_before, Check reports CAExpiring rather than an endless renewal.
 const CAValidity = 10 * 365 * 24 * time.Hour
 
 // clockSkew backdates NotBefore so that a node whose clock runs a little
@@ -106,7 +108,9 @@ func LoadCA(certPEM, keyPEM string, now time.Time) (*CA, error) {
 	if !ok || !pub.Equal(cert.PublicKey) {
 		return nil, errors.New("the CA private key does not belong to the CA certificate")
 	}
-	return &CA{Cert: cert, CertPEM: strings.TrimSpace(certPEM) + "\n", key: key}, nil
+	// CertPEM is re-encoded from the certificate alone: the text given may
+	// hold more blocks (a key, a chain) that must not travel with it.
+	return &CA{Cert: cert, CertPEM: encode("CERTIFICATE", cert.Raw), key: key}, nil
 }
 
 // Request is what a node certificate is issued for.
@@ -134,9 +138,26 @@ func (ca *CA) Sign(req Request, now time.Time) (string, error) {
 	if req.Validity <= 0 {
 		return "", fmt.Errorf("validity %v is not positive", req.Validity)
 	}
+	if !now.Before(ca.Cert.NotAfter) {
+		return "", fmt.Errorf("the CA %q expired at %s", ca.Cert.Subject.CommonName, ca.Cert.NotAfter.UTC().Format(time.RFC3339))
+	}
 	csr, err := parseCSR(req.CSRPEM)
 	if err != nil {
 		return "", fmt.Errorf("certificate request of %s: %w", req.Name, err)
+	}
+	usage := x509.KeyUsageDigitalSignature
+	switch k := csr.PublicKey.(type) {
+	case *ecdsa.PublicKey:
+		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() {
+			return "", fmt.Errorf("certificate request of %s: ECDSA curve %s; use P-256 or P-384", req.Name, k.Curve.Params().Name)
+		}
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 {
+			return "", fmt.Errorf("certificate request of %s: a %d-bit RSA key; use 2048 bits or more", req.Name, k.N.BitLen())
+		}
+		usage |= x509.KeyUsageKeyEncipherment // RSA key exchange; RFC 5480 forbids it for ECDSA
+	default:
+		return "", fmt.Errorf("certificate request of %s: a %T key, which not every TLS stack of the cluster's services accepts; use ECDSA P-256", req.Name, k)
 	}
 	serial, err := serialNumber()
 	if err != nil {
@@ -151,7 +172,7 @@ func (ca *CA) Sign(req Request, now time.Time) (string, error) {
 		Subject:               pkix.Name{CommonName: req.Name, Organization: []string{"erawan"}},
 		NotBefore:             now.Add(-clockSkew),
 		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		KeyUsage:              usage,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
 		DNSNames:              []string{req.Name},
@@ -186,10 +207,14 @@ const (
 	WrongNames
 	// Missing means no certificate, or not one that parses.
 	Missing
+	// CAExpiring means the cluster CA itself expires within renew_before,
+	// so a renewed certificate would be due at once: the CA must be
+	// replaced, which renewal alone cannot do.
+	CAExpiring
 )
 
 func (v Verdict) String() string {
-	return [...]string{"current", "due for renewal", "expired", "not signed by the cluster CA", "issued for other names", "missing"}[v]
+	return [...]string{"current", "due for renewal", "expired", "not signed by the cluster CA", "issued for other names", "missing", "valid, but the cluster CA expires within the renewal window"}[v]
 }
 
 // Check decides what the certificate certPEM found on a node needs, for
@@ -206,22 +231,47 @@ func (ca *CA) Check(certPEM, name string, addresses []string, renewBefore time.D
 	if err := cert.CheckSignatureFrom(ca.Cert); err != nil {
 		return Foreign, fmt.Sprintf("issued by %q, serial %s", cert.Issuer.CommonName, cert.SerialNumber.Text(16))
 	}
-	if cert.Subject.CommonName != name || !slices.Contains(cert.DNSNames, name) {
+	if cert.Subject.CommonName != name {
 		return WrongNames, fmt.Sprintf("issued for %q, not %q", cert.Subject.CommonName, name)
 	}
-	for _, a := range addresses {
-		if err := cert.VerifyHostname(a); err != nil {
-			return WrongNames, fmt.Sprintf("not valid for %s", a)
-		}
+	if got, want := sans(cert), wantSANs(name, addresses); !slices.Equal(got, want) {
+		return WrongNames, fmt.Sprintf("names %s, want %s", strings.Join(got, ","), strings.Join(want, ","))
 	}
 	expiry := cert.NotAfter.UTC().Format(time.RFC3339)
 	switch {
 	case !now.Before(cert.NotAfter):
 		return Expired, "expired at " + expiry
+	case !now.Before(ca.Cert.NotAfter.Add(-renewBefore)):
+		// A certificate signed now would be due at once: renewing it
+		// cannot help; the CA must be replaced.
+		return CAExpiring, "the CA expires at " + ca.Cert.NotAfter.UTC().Format(time.RFC3339)
 	case !now.Before(cert.NotAfter.Add(-renewBefore)):
 		return Due, "expires at " + expiry
 	}
 	return Current, "expires at " + expiry
+}
+
+// sans lists a certificate's DNS and IP SANs, sorted.
+func sans(c *x509.Certificate) []string {
+	out := slices.Clone(c.DNSNames)
+	for _, ip := range c.IPAddresses {
+		out = append(out, ip.String())
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// wantSANs lists the SANs Sign gives member name with addresses, sorted.
+func wantSANs(name string, addresses []string) []string {
+	out := []string{name}
+	for _, a := range addresses {
+		if ip := net.ParseIP(a); ip != nil {
+			a = ip.String()
+		}
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // ParseCertificate reads the first certificate of a PEM text.
@@ -254,22 +304,26 @@ func parseCSR(csrPEM string) (*x509.CertificateRequest, error) {
 	return csr, nil
 }
 
+// parseKey reads the first private key block of a PEM text, skipping
+// others (openssl ecparam -genkey writes EC PARAMETERS first).
 func parseKey(keyPEM string) (crypto.Signer, error) {
-	block, _ := pem.Decode([]byte(keyPEM))
-	if block == nil {
-		return nil, errors.New("no PEM block")
-	}
 	var k any
 	var err error
-	switch block.Type {
-	case "PRIVATE KEY":
-		k, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		k, err = x509.ParseECPrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		k, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	default:
-		return nil, fmt.Errorf("PEM block %q is not a private key", block.Type)
+	rest := []byte(keyPEM)
+	for k == nil && err == nil {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return nil, errors.New("no PEM private key block")
+		}
+		switch block.Type {
+		case "PRIVATE KEY":
+			k, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		case "EC PRIVATE KEY":
+			k, err = x509.ParseECPrivateKey(block.Bytes)
+		case "RSA PRIVATE KEY":
+			k, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package pki
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -82,7 +83,8 @@ func TestLoadCARefuses(t *testing.T) {
 		{"not a CA", leaf, keyPEM, t0, "is not a CA"},
 		{"expired", other.CertPEM, otherKey, t0.Add(CAValidity + time.Hour), "expired at"},
 		{"no certificate", "junk", keyPEM, t0, "no PEM CERTIFICATE block"},
-		{"no key", ca.CertPEM, "junk", t0, "no PEM block"},
+		{"no key", ca.CertPEM, "junk", t0, "no PEM private key block"},
+		{"a certificate for a key", ca.CertPEM, ca.CertPEM, t0, "no PEM private key block"},
 	}
 	for _, c := range cases {
 		if _, err := LoadCA(c.cert, c.key, c.at); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -215,7 +217,8 @@ func TestCheck(t *testing.T) {
 		{"expired", good, "pg1", []string{"10.0.0.11"}, t0.Add(year), Expired, "expired at 2027-12-04T12:00:00Z"},
 		{"another CA", sign(other, "pg1", "10.0.0.11"), "pg1", []string{"10.0.0.11"}, t0, Foreign, "issued by \"erawan orders CA\""},
 		{"another member", sign(ca, "pg2", "10.0.0.12"), "pg1", []string{"10.0.0.11"}, t0, WrongNames, "issued for \"pg2\""},
-		{"address moved", good, "pg1", []string{"10.0.0.21"}, t0, WrongNames, "not valid for 10.0.0.21"},
+		{"address moved", good, "pg1", []string{"10.0.0.21"}, t0, WrongNames, "names 10.0.0.11,pg1, want 10.0.0.21,pg1"},
+		{"an address more than the node has", sign(ca, "pg1", "10.0.0.11", "10.0.0.99"), "pg1", []string{"10.0.0.11"}, t0, WrongNames, "names 10.0.0.11,10.0.0.99,pg1"},
 		{"empty", "", "pg1", nil, t0, Missing, "no certificate"},
 		{"garbage", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "pg1", nil, t0, Missing, ""},
 	}
@@ -225,4 +228,77 @@ func TestCheck(t *testing.T) {
 			t.Errorf("%s: %v (%s), want %v (%s)", c.name, v, detail, c.want, c.detail)
 		}
 	}
+}
+
+// In the CA's last renew_before, a certificate that is still valid reads
+// CAExpiring, not Due: renewing it would not help.
+func TestCheckCAExpiring(t *testing.T) {
+	ca, _, err := NewCA("short CA", 60*24*time.Hour, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, err := ca.Sign(Request{CSRPEM: csr(t), Name: "pg1", Validity: 365 * 24 * time.Hour}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renew := 30 * 24 * time.Hour
+	if v, d := ca.Check(certPEM, "pg1", nil, renew, t0.Add(10*24*time.Hour)); v != Current {
+		t.Errorf("10 days in: %v (%s), want current", v, d)
+	}
+	if v, d := ca.Check(certPEM, "pg1", nil, renew, t0.Add(40*24*time.Hour)); v != CAExpiring || !strings.Contains(d, "the CA expires at") {
+		t.Errorf("40 days in: %v (%s), want CAExpiring", v, d)
+	}
+	if _, err := ca.Sign(Request{CSRPEM: csr(t), Name: "pg1", Validity: time.Hour}, t0.Add(61*24*time.Hour)); err == nil || !strings.Contains(err.Error(), "expired at") {
+		t.Errorf("an expired CA signed: %v", err)
+	}
+}
+
+// The CA's text carries the certificate alone, whatever else came with it;
+// a key after an EC PARAMETERS block loads; weak or unusual request keys are refused.
+func TestPEMHandling(t *testing.T) {
+	ca, keyPEM := newCA(t)
+	loaded, err := LoadCA(keyPEM+ca.CertPEM, "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"+keyPEM, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(loaded.CertPEM, "PRIVATE KEY") || strings.Count(loaded.CertPEM, "BEGIN") != 1 {
+		t.Errorf("CertPEM carries more than the certificate:\n%s", loaded.CertPEM)
+	}
+	req := func(key any) string {
+		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	}
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	p224, _ := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	for name, r := range map[string]string{"RSA 1024": req(small), "P-224": req(p224), "Ed25519": req(edKey)} {
+		if _, err := ca.Sign(Request{CSRPEM: r, Name: "pg1", Validity: time.Hour}, t0); err == nil {
+			t.Errorf("a request with a %s key was signed", name)
+		}
+	}
+	big, _ := rsa.GenerateKey(rand.Reader, 2048)
+	certPEM, err := ca.Sign(Request{CSRPEM: req(big), Name: "pg1", Validity: time.Hour}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := ParseCertificate(certPEM)
+	if c.KeyUsage&x509.KeyUsageKeyEncipherment == 0 {
+		t.Errorf("an RSA node certificate lacks keyEncipherment")
+	}
+	ec, _ := ParseCertificate(mustSign(t, ca))
+	if ec.KeyUsage&x509.KeyUsageKeyEncipherment != 0 {
+		t.Errorf("an ECDSA node certificate has keyEncipherment (RFC 5480)")
+	}
+}
+
+func mustSign(t *testing.T, ca *CA) string {
+	t.Helper()
+	p, err := ca.Sign(Request{CSRPEM: csr(t), Name: "pg1", Validity: time.Hour}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
