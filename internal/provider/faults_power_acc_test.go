@@ -197,7 +197,8 @@ wait:
 	if !strings.Contains(text, victim.Address) {
 		t.Errorf("the failed create does not name %s (%s):\n%s", victim.Name, victim.Address, tail(out.String(), 60))
 	}
-	t.Logf("figure: the create failed %.1fs after it began; its error: %s", time.Since(createStart).Seconds(), errorLine(out.String()))
+	t.Logf("figure: the create failed %.1fs after it began; its error: %s … %s", time.Since(createStart).Seconds(),
+		errorLine(out.String()), lineWith(out.String(), victim.Address))
 	before := passwords(d.stateValues("erawan_patroni_cluster.pw"))
 	if before["superuser_password"] == "" || before["replication_password"] == "" {
 		t.Fatalf("the tainted state keeps no generated passwords: %v", keysOf(before))
@@ -324,18 +325,17 @@ func keysOf(m map[string]string) []string {
 	return out
 }
 
-// errorLine returns the first line after "Error:" in terraform's output,
-// with the lines that follow it up to a blank line, joined.
+// errorLine returns the summary line of terraform's first error.
 func errorLine(out string) string {
-	i := strings.Index(out, "Error: ")
-	if i < 0 {
-		return "(none)"
-	}
-	rest := out[i:]
-	if j := strings.Index(rest, "\n\n"); j > 0 {
-		if k := strings.Index(rest[j+2:], "\n\n"); k > 0 {
-			rest = rest[:j+2+k]
+	return lineWith(out, "Error: ")
+}
+
+// lineWith returns the first line of out that holds s, trimmed.
+func lineWith(out, s string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, s) {
+			return strings.TrimSpace(line)
 		}
 	}
-	return strings.Join(strings.Fields(rest), " ")
+	return "(none)"
 }
