@@ -8,6 +8,7 @@ package sshclient
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -341,7 +342,15 @@ func (p *Pool) Run(ctx context.Context, host, cmd string, stdin []byte) ([]byte,
 // the SSH connection to host (direct-tcpip), so addresses that only the node
 // can reach (its REST port on its own address or 127.0.0.1) work from here.
 func (p *Pool) HTTPClient(host string, timeout time.Duration) *http.Client {
+	return p.HTTPSClient(host, timeout, nil)
+}
+
+// HTTPSClient is HTTPClient with the TLS configuration cfg for https URLs
+// (nil: Go's defaults). The TLS session runs end to end between this
+// process and the node's service, inside the SSH tunnel.
+func (p *Pool) HTTPSClient(host string, timeout time.Duration, cfg *tls.Config) *http.Client {
 	tr := &http.Transport{
+		TLSClientConfig: cfg,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := p.Client(ctx, host)
 			if err != nil {
