@@ -4,7 +4,7 @@ package ansible
 
 import "embed"
 
-// Bundle holds ansible.cfg, the playbooks, group_vars, roles and callback_plugins.
+// Bundle holds ansible.cfg, the playbooks, group_vars, roles, callback_plugins and library (the erawan_http module).
 //
-//go:embed ansible.cfg *.yml group_vars roles callback_plugins
+//go:embed ansible.cfg *.yml group_vars roles callback_plugins library
 var Bundle embed.FS

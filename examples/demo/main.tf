@@ -43,11 +43,14 @@ resource "erawan_haproxy_tenant" "demo" {
   read_write_port = 5000
   read_only_port  = 5001
   backends        = [for n in erawan_patroni_cluster.demo.nodes : n.address]
+  # Health checks verify Patroni's REST API (HTTPS) against the cluster CA.
+  health_check_ca_pem = erawan_patroni_cluster.demo.ca_certificate
 }
 
 data "erawan_patroni_cluster" "health" {
-  addresses  = [for n in erawan_patroni_cluster.demo.nodes : n.address]
-  depends_on = [erawan_patroni_cluster.demo]
+  addresses          = [for n in erawan_patroni_cluster.demo.nodes : n.address]
+  ca_certificate_pem = erawan_patroni_cluster.demo.ca_certificate
+  depends_on         = [erawan_patroni_cluster.demo]
 }
 
 output "leader" {

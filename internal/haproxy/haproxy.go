@@ -25,15 +25,25 @@ const (
 
 // Tenant is one tenant's listeners.
 type Tenant struct {
-	Name               string   `json:"name"`              // [a-z0-9_-]{1,63}
-	Engine             string   `json:"engine"`            // postgresql or mysql
-	BindAddress        string   `json:"bind_address"`      // default 0.0.0.0
-	ReadWritePort      int      `json:"read_write_port"`   // listener for the primary
-	ReadOnlyPort       int      `json:"read_only_port"`    // 0: no read-only listener
-	Backends           []string `json:"backends"`          // database node addresses
-	BackendPort        int      `json:"backend_port"`      // 5432 / 3306
-	HealthCheckPort    int      `json:"health_check_port"` // Patroni REST 8008 / MySQL primary check 9200
-	HealthCheckTLS     bool     `json:"health_check_tls"`  // check-ssl (Patroni REST API with TLS)
+	Name            string   `json:"name"`              // [a-z0-9_-]{1,63}
+	Engine          string   `json:"engine"`            // postgresql or mysql
+	BindAddress     string   `json:"bind_address"`      // default 0.0.0.0
+	ReadWritePort   int      `json:"read_write_port"`   // listener for the primary
+	ReadOnlyPort    int      `json:"read_only_port"`    // 0: no read-only listener
+	Backends        []string `json:"backends"`          // database node addresses
+	BackendPort     int      `json:"backend_port"`      // 5432 / 3306
+	HealthCheckPort int      `json:"health_check_port"` // Patroni REST 8008 / MySQL primary check 9200
+	HealthCheckTLS  bool     `json:"health_check_tls"`  // check-ssl (Patroni REST API with TLS)
+	// HealthCheckCAPEM is the CA certificate (PEM) the checks verify the
+	// backends' REST API certificates against ("" for no verification). It
+	// is written next to the tenant file (CAFile), not into it; the header
+	// records its SHA-256 (HealthCheckCASHA256, set by Render) so a new CA
+	// changes the rendered text and shows in the plan.
+	HealthCheckCAPEM    string `json:"-"`
+	HealthCheckCASHA256 string `json:"health_check_ca_sha256,omitempty"`
+	// CAFilePath overrides where the rendered text says the CA file is
+	// (default CAFile(ConfDir, Name)); for tests.
+	CAFilePath         string   `json:"-"`
 	MaxReplicaLagBytes int64    `json:"max_replica_lag_bytes"`
 	AllowedCIDRs       []string `json:"allowed_cidrs"`
 	MaxConn            int      `json:"maxconn"`
@@ -42,6 +52,13 @@ type Tenant struct {
 // File is where a tenant's config lives on the proxy host.
 func File(dir, name string) string {
 	return strings.TrimRight(dir, "/") + "/50-erawan-" + name + ".cfg"
+}
+
+// CAFile is where a tenant's health-check CA certificate lives on the proxy
+// host: in the tenant directory's .erawan subdirectory, which HAProxy does
+// not load (it reads only *.cfg files of the directory itself).
+func CAFile(dir, name string) string {
+	return strings.TrimRight(dir, "/") + "/.erawan/" + name + ".ca.pem"
 }
 
 // Header marks rendered files; the JSON after it lets import rebuild the tenant.
@@ -105,6 +122,9 @@ func (t Tenant) Validate() error {
 			errs = append(errs, fmt.Errorf("bind_address %q is not an IP address", t.BindAddress))
 		}
 	}
+	if t.HealthCheckCAPEM != "" && (!strings.Contains(t.HealthCheckCAPEM, "-----BEGIN CERTIFICATE-----") || strings.Contains(t.HealthCheckCAPEM, "PRIVATE KEY")) {
+		errs = append(errs, errors.New("health_check_ca_pem must hold PEM certificates only"))
+	}
 	for _, c := range t.AllowedCIDRs {
 		if _, err := netip.ParsePrefix(c); err != nil {
 			errs = append(errs, fmt.Errorf("allowed_cidrs: %q is not a CIDR", c))
@@ -136,6 +156,19 @@ func Render(t Tenant) (string, error) {
 	if bind == "" {
 		bind = "0.0.0.0"
 	}
+	t.HealthCheckCASHA256 = ""
+	ssl := ""
+	switch {
+	case t.HealthCheckCAPEM != "":
+		t.HealthCheckCASHA256 = SHA256(t.HealthCheckCAPEM)
+		caFile := t.CAFilePath
+		if caFile == "" {
+			caFile = CAFile(ConfDir, t.Name)
+		}
+		ssl = " check-ssl verify required ca-file " + caFile
+	case t.HealthCheckTLS:
+		ssl = " check-ssl verify none"
+	}
 	meta, _ := json.Marshal(t)
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Managed by terraform-provider-erawan (erawan_haproxy_tenant %q). Do not edit: terraform plan shows edits as drift.\n", t.Name)
@@ -154,10 +187,6 @@ func Render(t Tenant) (string, error) {
 		// a new primary within a few seconds; open sessions to a demoted
 		// server are cut so clients reconnect to the new one.
 		b.WriteString("    default-server inter 1s fastinter 500ms downinter 1s fall 2 rise 2 on-marked-down shutdown-sessions\n")
-		ssl := ""
-		if t.HealthCheckTLS {
-			ssl = " check-ssl verify none"
-		}
 		for i, be := range t.Backends {
 			fmt.Fprintf(&b, "    server %s_%d %s check port %d%s\n", kind, i+1, hostPort(be, t.BackendPort), t.HealthCheckPort, ssl)
 		}

@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/pki"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/testbin"
 )
 
@@ -166,4 +168,40 @@ func TestOwnerLine(t *testing.T) {
 		t.Fatalf("Parse of an owned file: %v", err)
 	}
 	haproxyCheck(t, file)
+}
+
+// With a CA, the checks verify the REST API's certificate against it, the
+// header records the CA's SHA-256 (so a new CA changes the text), and
+// haproxy -c accepts the text with the CA file in place.
+func TestRenderVerifiedChecks(t *testing.T) {
+	ca, _, err := pki.NewCA("test CA", time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "orders.ca.pem")
+	mustWrite(t, caFile, ca.CertPEM, 0o600)
+	pg := pgTenant()
+	pg.HealthCheckCAPEM, pg.CAFilePath = ca.CertPEM, caFile
+	text, err := Render(pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "check port 8008 check-ssl verify required ca-file "+caFile+"\n") {
+		t.Fatalf("no verified check:\n%s", text)
+	}
+	if !strings.Contains(text, `"health_check_ca_sha256":"`+SHA256(ca.CertPEM)+`"`) || strings.Contains(text, "BEGIN CERTIFICATE") {
+		t.Fatalf("the header must hold the CA's SHA-256 and not the CA:\n%s", text)
+	}
+	haproxyCheck(t, text)
+	back, err := Parse(text)
+	if err != nil || back.HealthCheckCASHA256 != SHA256(ca.CertPEM) {
+		t.Fatalf("Parse: %v %+v", err, back)
+	}
+	if def := CAFile(ConfDir, "orders"); def != "/etc/haproxy/conf.d/.erawan/orders.ca.pem" {
+		t.Fatalf("CAFile %q", def)
+	}
+	pg.HealthCheckCAPEM = "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n"
+	if _, err := Render(pg); err == nil || !strings.Contains(err.Error(), "health_check_ca_pem") {
+		t.Fatalf("a key as CA: %v", err)
+	}
 }

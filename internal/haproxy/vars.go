@@ -37,14 +37,18 @@ type Vars struct {
 	TenantFile      string `json:"erawan_tenant_file"`
 	TenantPorts     []int  `json:"erawan_tenant_ports"`      // the listener ports, checked for clashes and probed
 	TenantCheckHost string `json:"erawan_tenant_check_host"` // where the playbook probes the listeners
-	ConfD           string `json:"erawan_haproxy_confd"`
-	Main            string `json:"erawan_haproxy_main"`
+	// TenantCA is the health checks' CA certificate (PEM), written to
+	// TenantCAFile; "" removes that file.
+	TenantCA     string `json:"erawan_tenant_ca"`
+	TenantCAFile string `json:"erawan_tenant_ca_file"`
+	ConfD        string `json:"erawan_haproxy_confd"`
+	Main         string `json:"erawan_haproxy_main"`
 }
 
 // PlaybookVars returns the playbook inputs that put the file content in
 // place for tenant t (state StatePresent) or remove its file (StateAbsent,
 // content ""), acting only on a file that holds owner (see Vars.TenantOwner).
-// Only t's name, bind address and ports are used.
+// Only t's name, bind address, ports and health-check CA are used.
 func PlaybookVars(t Tenant, state, content, owner string) Vars {
 	return Vars{
 		TenantName:      t.Name,
@@ -54,6 +58,8 @@ func PlaybookVars(t Tenant, state, content, owner string) Vars {
 		TenantFile:      File(ConfDir, t.Name),
 		TenantPorts:     listenPorts(t),
 		TenantCheckHost: checkHost(t.BindAddress),
+		TenantCA:        t.HealthCheckCAPEM,
+		TenantCAFile:    CAFile(ConfDir, t.Name),
 		ConfD:           ConfDir,
 		Main:            MainConfig,
 	}

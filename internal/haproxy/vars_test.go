@@ -36,6 +36,7 @@ func TestPlaybookVarsJSON(t *testing.T) {
 		"erawan_tenant_name": "orders", "erawan_tenant_state": "present", "erawan_tenant_config": "text", "erawan_tenant_owner": "5b1c-owner",
 		"erawan_tenant_file": "/etc/haproxy/conf.d/50-erawan-orders.cfg", "erawan_tenant_ports": []any{5000.0, 5001.0},
 		"erawan_tenant_check_host": "127.0.0.1", "erawan_haproxy_confd": "/etc/haproxy/conf.d", "erawan_haproxy_main": "/etc/haproxy/haproxy.cfg",
+		"erawan_tenant_ca": "", "erawan_tenant_ca_file": "/etc/haproxy/conf.d/.erawan/orders.ca.pem",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("vars:\n got %v\nwant %v", got, want)

@@ -2,7 +2,9 @@ package pgcluster
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/patroni"
@@ -30,6 +33,14 @@ type NodeStatus struct {
 	PatroniUp bool             // GET /cluster answered on this node
 	Etcd      string           // EtcdHealthy, EtcdUnhealthy or EtcdUnknown (from GET /health on the client port)
 	View      *patroni.Cluster // this node's GET /cluster
+	// CertExpiry is when the certificate this node's REST API served
+	// expires (the node certificate, which etcd and PostgreSQL share), from
+	// the verified TLS handshake; zero without TLS or without an answer.
+	CertExpiry time.Time
+	// CertPEM is the node certificate file as found on the node (with
+	// TLS; "" when there is none); CertRead says whether it could be read.
+	CertPEM  string
+	CertRead bool
 }
 
 // Observation is the state of a cluster read directly from its nodes.
@@ -58,14 +69,42 @@ func (o *Observation) Gone(id string) bool {
 	return len(o.Nodes) > 0
 }
 
+// Probe is how Observe reaches a cluster's services.
+type Probe struct {
+	Sudo           string // command prefix for root on the nodes ("" or "sudo -n ")
+	Name           string // Patroni scope
+	PatroniPort    int
+	EtcdClientPort int
+	PerHost        time.Duration
+	// TLS, when set, reads Patroni's REST API over HTTPS, verifying it
+	// against the cluster CA in RootCAs. Nil: plain HTTP.
+	TLS *tls.Config
+	// EtcdTLS is TLS with a client certificate of the cluster CA, for etcd
+	// (which requires one). Nil while TLS is set: etcdctl on each node
+	// checks its own etcd with the node's certificate instead.
+	EtcdTLS *tls.Config
+}
+
+func (p Probe) scheme() string {
+	if p.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+func (p Probe) url(addr string, port int) string {
+	return p.scheme() + "://" + net.JoinHostPort(addr, strconv.Itoa(port))
+}
+
 // Observe probes every node in parallel over the pooled SSH connections,
-// each within perHost: Patroni's GET /cluster and etcd's GET /health through
-// port forwarding to the node's own address, and, when Patroni does not
-// answer, whether the cluster's marker file exists. It never returns an error:
-// failures are recorded per node.
-func Observe(ctx context.Context, pool *sshclient.Pool, sudo, name string, nodes []topology.Member, patroniPort, etcdClientPort int, perHost time.Duration) *Observation {
+// each within p.PerHost: Patroni's GET /cluster and etcd's GET /health
+// through port forwarding to the node's own address, and whether the
+// cluster's marker file exists. It never returns an error: failures are
+// recorded per node.
+func Observe(ctx context.Context, pool *sshclient.Pool, p Probe, nodes []topology.Member) *Observation {
+	perHost := p.PerHost
 	obs := &Observation{Nodes: topology.Probe(ctx, nodes, perHost, func(hctx context.Context, n topology.Member) NodeStatus {
-		return observeNode(hctx, pool, sudo, name, n, patroniPort, etcdClientPort, perHost)
+		return observeNode(hctx, pool, p, n)
 	})}
 	for _, s := range obs.Nodes {
 		if s.View == nil {
@@ -84,7 +123,7 @@ func Observe(ctx context.Context, pool *sshclient.Pool, sudo, name string, nodes
 			continue
 		}
 		hctx, cancel := context.WithTimeout(ctx, perHost)
-		c := &patroni.Client{HTTP: pool.HTTPClient(s.Address, perHost), BaseURL: restURL(s.Address, patroniPort)}
+		c := &patroni.Client{HTTP: pool.HTTPSClient(s.Address, perHost, p.TLS), BaseURL: p.url(s.Address, p.PatroniPort)}
 		cfg, err := c.Config(hctx)
 		cancel()
 		if err == nil {
@@ -101,37 +140,71 @@ func Observe(ctx context.Context, pool *sshclient.Pool, sudo, name string, nodes
 	return obs
 }
 
-func restURL(addr string, port int) string {
-	return "http://" + net.JoinHostPort(addr, strconv.Itoa(port))
-}
-
-func observeNode(ctx context.Context, pool *sshclient.Pool, sudo, name string, n topology.Member, patroniPort, etcdPort int, timeout time.Duration) NodeStatus {
+func observeNode(ctx context.Context, pool *sshclient.Pool, p Probe, n topology.Member) NodeStatus {
 	st := NodeStatus{NodeStatus: topology.NodeStatus{Member: n}, Etcd: EtcdUnknown}
 	if _, err := pool.Client(ctx, n.Address); err != nil {
 		st.SSHError = err
 		return st
 	}
-	hc := pool.HTTPClient(n.Address, timeout)
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
-		c := &patroni.Client{HTTP: hc, BaseURL: restURL(n.Address, patroniPort)}
-		if v, err := c.Cluster(ctx); err == nil && (v.Scope == "" || v.Scope == name) {
+		if p.TLS == nil {
+			return
+		}
+		out, err := pool.Run(ctx, n.Address, p.Sudo+"cat "+NodeCertPath(p.Name)+" 2>/dev/null; true", nil)
+		st.CertPEM, st.CertRead = string(out), err == nil
+	}()
+	go func() {
+		defer wg.Done()
+		var expiry atomic.Int64 // a handshake may outlive this call when ctx ends
+		c := &patroni.Client{HTTP: pool.HTTPSClient(n.Address, p.PerHost, recordExpiry(p.TLS, &expiry)), BaseURL: p.url(n.Address, p.PatroniPort)}
+		if v, err := c.Cluster(ctx); err == nil && (v.Scope == "" || v.Scope == p.Name) {
 			st.View, st.PatroniUp = v, true
+			if e := expiry.Load(); e != 0 {
+				st.CertExpiry = time.Unix(e, 0).UTC()
+			}
 		}
 	}()
 	go func() {
 		defer wg.Done()
-		st.Owner, st.OwnerKnown = readOwner(ctx, pool, sudo, n.Address, MarkerPath(name))
+		st.Owner, st.OwnerKnown = readOwner(ctx, pool, p.Sudo, n.Address, MarkerPath(p.Name))
 	}()
 	go func() {
 		defer wg.Done()
-		st.Etcd = etcdHealth(ctx, hc, restURL(n.Address, etcdPort)+"/health")
+		if p.TLS != nil && p.EtcdTLS == nil {
+			// No client certificate of our own (an imported cluster): ask
+			// etcdctl on the node, with the node's certificate.
+			st.Etcd = etcdHealthOnNode(ctx, pool, p, n)
+			return
+		}
+		etcdTLS := p.EtcdTLS
+		st.Etcd = etcdHealth(ctx, pool.HTTPSClient(n.Address, p.PerHost, etcdTLS), p.url(n.Address, p.EtcdClientPort)+"/health")
 	}()
 	wg.Wait()
 	return st
 }
+
+// recordExpiry returns cfg (nil stays nil) set to record, after the usual
+// verification, when the server's certificate expires (Unix seconds).
+func recordExpiry(cfg *tls.Config, at *atomic.Int64) *tls.Config {
+	if cfg == nil {
+		return nil
+	}
+	c := cfg.Clone()
+	c.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) > 0 {
+			at.Store(cs.PeerCertificates[0].NotAfter.Unix())
+		}
+		return nil
+	}
+	return c
+}
+
+// NodeCertPath is where a node of Patroni cluster name keeps its
+// certificate (shared by etcd, Patroni and PostgreSQL).
+func NodeCertPath(name string) string { return "/etc/erawan/" + name + "/tls/node.crt" }
 
 // MarkerPath is where a Patroni cluster's marker lives on its nodes.
 func MarkerPath(name string) string { return "/etc/erawan/" + name + "/erawan.json" }
@@ -146,6 +219,23 @@ func readOwner(ctx context.Context, pool *sshclient.Pool, sudo, addr, path strin
 	}
 	owner, _, known := topology.ParseMarkerLine(value)
 	return owner, known
+}
+
+// etcdHealthOnNode runs `etcdctl endpoint health` on node n against its
+// own client URL, with the node's certificate and key (root reads them).
+func etcdHealthOnNode(ctx context.Context, pool *sshclient.Pool, p Probe, n topology.Member) string {
+	dir := "/etc/erawan/" + p.Name + "/tls/"
+	cmd := p.Sudo + "env ETCDCTL_CACERT=" + dir + "ca.crt ETCDCTL_CERT=" + dir + "node.crt ETCDCTL_KEY=" + dir + "etcd.key " +
+		"etcdctl --command-timeout=5s --endpoints=" + p.url(n.Address, p.EtcdClientPort) + " endpoint health"
+	_, err := pool.Run(ctx, n.Address, cmd, nil)
+	var ce *sshclient.CommandError
+	switch {
+	case err == nil:
+		return EtcdHealthy
+	case errors.As(err, &ce) && ctx.Err() == nil:
+		return EtcdUnhealthy
+	}
+	return EtcdUnknown
 }
 
 func etcdHealth(ctx context.Context, hc *http.Client, url string) string {

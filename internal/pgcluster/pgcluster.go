@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/pki"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/secrets"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
@@ -16,6 +17,7 @@ import (
 // runs the role patroni_<step>.
 const (
 	StepPreflight     = "preflight"
+	StepTLS           = "tls"
 	StepEtcd          = "etcd"
 	StepConfigure     = "configure"
 	StepBootstrap     = "bootstrap"
@@ -37,8 +39,8 @@ const (
 
 // Steps of each playbook, in order.
 var (
-	CreateSteps = []string{StepPreflight, StepEtcd, StepConfigure, StepBootstrap, StepJoin, StepVerify, StepDatabase}
-	UpdateSteps = []string{StepPreflight, StepRemoveGone, StepRemoveMembers, StepMembership, StepAddMembers, StepPasswords, StepConverge, StepDynamicConfig, StepDatabase, StepVerify}
+	CreateSteps = []string{StepPreflight, StepTLS, StepEtcd, StepConfigure, StepBootstrap, StepJoin, StepVerify, StepDatabase}
+	UpdateSteps = []string{StepPreflight, StepTLS, StepRemoveGone, StepRemoveMembers, StepMembership, StepAddMembers, StepPasswords, StepConverge, StepDynamicConfig, StepDatabase, StepVerify}
 	DeleteSteps = []string{StepTeardown}
 )
 
@@ -76,6 +78,33 @@ type Spec struct {
 	SynchronousMode bool
 	Database        *Database
 	Passwords       Passwords
+	// TLS is the cluster's TLS; nil runs every channel in plaintext.
+	TLS *TLS
+}
+
+// TLS is how a cluster's channels are secured: etcd client and peer TLS
+// with client certificates, Patroni's REST API over HTTPS, and PostgreSQL
+// with ssl = on, all with node certificates of the cluster CA.
+type TLS struct {
+	// RequireTLS leaves no plain `host` line in pg_hba: every TCP
+	// connection to PostgreSQL must use TLS.
+	RequireTLS bool
+	// CAPEM is the cluster CA's certificate.
+	CAPEM string
+	// Certs are the node certificates this run installs, by member name
+	// (each for the key pki.RequestScript left pending on that node);
+	// members absent keep theirs.
+	Certs map[string]string
+}
+
+// TLSVars is the TLS of a run as the playbooks see it.
+type TLSVars struct {
+	Enabled    bool              `json:"enabled"`
+	RequireTLS bool              `json:"require"`
+	CAPEM      string            `json:"ca_pem"`
+	Certs      map[string]string `json:"certs"`
+	// PendingKeys are the paths of the pending keys, by member name.
+	PendingKeys map[string]string `json:"pending_keys"`
 }
 
 // Equal reports whether two specs would give the nodes the same playbook
@@ -89,7 +118,7 @@ func (s *Spec) Equal(o *Spec) bool {
 		slices.Equal(s.AllowedCIDRs, o.AllowedCIDRs) && mapsEqual(s.Parameters, o.Parameters) &&
 		s.SynchronousMode == o.SynchronousMode &&
 		reflect.DeepEqual(s.Database, o.Database) &&
-		s.Passwords == o.Passwords
+		s.Passwords == o.Passwords && reflect.DeepEqual(s.TLS, o.TLS)
 }
 
 func mapsEqual(a, b map[string]string) bool {
@@ -129,6 +158,8 @@ type Marker struct {
 	SynchronousMode bool              `json:"synchronous_mode"`
 	DatabaseName    string            `json:"database_name,omitempty"`
 	DatabaseOwner   string            `json:"database_owner,omitempty"`
+	TLS             bool              `json:"tls"`
+	RequireTLS      bool              `json:"require_tls"`
 	// No password: PostgreSQL keeps the owner's only as a SCRAM verifier,
 	// and the roles' are in patroni.yml (import reads them there).
 }
@@ -142,6 +173,9 @@ func (s *Spec) Marker() Marker {
 	}
 	if s.Database != nil {
 		m.DatabaseName, m.DatabaseOwner = s.Database.Name, s.Database.Owner
+	}
+	if s.TLS != nil {
+		m.TLS, m.RequireTLS = true, s.TLS.RequireTLS
 	}
 	return m
 }
@@ -190,6 +224,7 @@ type Vars struct {
 	// GoneMembers names the members taken out of nodes whose hosts did not
 	// answer: removed through a member that stays (see topology.Change.Gone).
 	GoneMembers []string `json:"erawan_gone_members"`
+	TLS         TLSVars  `json:"erawan_tls"`
 }
 
 // Vars renders the playbook variables of a create or delete (old nil) or
@@ -220,6 +255,7 @@ func (s *Spec) Vars(old *Spec, rotate map[string]string) (*Vars, error) {
 		v.ConfigPatch, v.ParametersChanged = patch, nonNil(changed)
 	}
 	v.RotateVerifiers = nonNilMap(rotate)
+	v.TLS = s.tlsVars()
 	return v, nil
 }
 
@@ -250,4 +286,19 @@ func DiffConfig(old, next *Spec) (map[string]any, []string) {
 		patch["synchronous_mode"] = next.SynchronousMode
 	}
 	return patch, changed
+}
+
+// tlsVars renders the TLS of a run; the pending key of every member that
+// gets a certificate is at pki.PendingKey(id, member).
+func (s *Spec) tlsVars() TLSVars {
+	v := TLSVars{Certs: map[string]string{}, PendingKeys: map[string]string{}}
+	if s.TLS == nil {
+		return v
+	}
+	v.Enabled, v.RequireTLS, v.CAPEM = true, s.TLS.RequireTLS, s.TLS.CAPEM
+	for m, c := range s.TLS.Certs {
+		v.Certs[m] = c
+		v.PendingKeys[m] = pki.PendingKey(s.ID, m)
+	}
+	return v
 }

@@ -81,6 +81,7 @@ func TestSpecEqualCoversEveryField(t *testing.T) {
 	full := func() *Spec {
 		s := spec()
 		s.AllowedCIDRs, s.SynchronousMode = []string{"10.0.0.0/24"}, true
+		s.TLS = &TLS{RequireTLS: true, CAPEM: "ca", Certs: map[string]string{"pg1": "cert"}}
 		return s
 	}
 	testspec.EqualCoversEveryField(t, full, (*Spec).Equal, nil)
@@ -166,5 +167,26 @@ func TestGone(t *testing.T) {
 		if got := (&Observation{Nodes: c.nodes}).Gone("orders-abc"); got != c.gone {
 			t.Errorf("%s: Gone() = %v", c.name, got)
 		}
+	}
+}
+
+func TestTLSVars(t *testing.T) {
+	s := spec()
+	if v, _ := s.Vars(nil, nil); v.TLS.Enabled || len(v.TLS.Certs) != 0 || v.Marker.TLS {
+		t.Fatalf("a spec without TLS renders %+v, marker tls %v", v.TLS, v.Marker.TLS)
+	}
+	s.TLS = &TLS{RequireTLS: true, CAPEM: "ca", Certs: map[string]string{"pg2": "cert2"}}
+	v, err := s.Vars(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.TLS.Enabled || !v.TLS.RequireTLS || v.TLS.CAPEM != "ca" || v.TLS.Certs["pg2"] != "cert2" || len(v.TLS.Certs) != 1 {
+		t.Fatalf("TLS vars %+v", v.TLS)
+	}
+	if got, want := v.TLS.PendingKeys["pg2"], "/etc/erawan/.tls-pending/"+s.ID+"-pg2.key"; got != want {
+		t.Fatalf("pending key %q, want %q", got, want)
+	}
+	if !v.Marker.TLS || !v.Marker.RequireTLS {
+		t.Fatalf("marker %+v", v.Marker)
 	}
 }

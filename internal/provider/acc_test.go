@@ -2,8 +2,13 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/lab"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/pki"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
 )
 
@@ -88,9 +94,21 @@ func labPool(t *testing.T, l *lab.File) *sshclient.Pool {
 	return p
 }
 
+// accTLS is the lifecycle test's tls block: 2-day node certificates renewed
+// within a day of expiry, so a later step can make them due (accRenewTLS).
+const (
+	accTLS      = "tls = { validity_days = 2, renew_before_days = 1 }"
+	accRenewTLS = "tls = { validity_days = 5, renew_before_days = 3 }"
+)
+
 // accConfig renders the test cluster on lab hosts idx (0-based), member
 // names pg<idx+1>.
 func accConfig(l *lab.File, idx []int, maxConn int, protect bool) string {
+	return accConfigTLS(l, idx, maxConn, protect, accTLS)
+}
+
+// accConfigTLS is accConfig with the tls block tlsHCL.
+func accConfigTLS(l *lab.File, idx []int, maxConn int, protect bool, tlsHCL string) string {
 	var nodes []string
 	for _, i := range idx {
 		nodes = append(nodes, fmt.Sprintf(`{ name = "pg%d", address = %q }`, i+1, l.Hosts[i].Address))
@@ -104,13 +122,15 @@ resource "erawan_patroni_cluster" "acc" {
   parameters       = { max_connections = "%d" }
   database         = { name = "app", owner = "app" }
   deletion_protection = %t
+  %s
 }
 
 data "erawan_patroni_cluster" "acc" {
-  addresses  = [for n in erawan_patroni_cluster.acc.nodes : n.address]
+  addresses          = [for n in erawan_patroni_cluster.acc.nodes : n.address]
+  ca_certificate_pem = erawan_patroni_cluster.acc.ca_certificate
   depends_on = [erawan_patroni_cluster.acc]
 }
-`, strings.Join(nodes, ", "), labCIDR(l), maxConn, protect)
+`, strings.Join(nodes, ", "), labCIDR(l), maxConn, protect, tlsHCL)
 }
 
 // labProviderHCL is the provider block that reaches the lab's hosts.
@@ -184,12 +204,27 @@ func connect(ctx context.Context, host, user, password, db string) (*pgx.Conn, e
 }
 
 func connectAt(ctx context.Context, host string, port int, user, password, db string) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d dbname=%s connect_timeout=10 sslmode=disable", host, port, db))
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d dbname=%s connect_timeout=10 sslmode=prefer", host, port, db))
 	if err != nil {
 		return nil, err
 	}
 	cfg.User, cfg.Password = user, password
 	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// tlsClient returns an HTTP client tunnelled to host that verifies servers
+// against the CA certificate of cluster name as that node holds it
+// (/etc/erawan/<name>/tls/ca.crt).
+func tlsClient(pool *sshclient.Pool, host, name string, timeout time.Duration) (*http.Client, error) {
+	ca, err := pool.Run(context.Background(), host, "cat /etc/erawan/"+name+"/tls/ca.crt", nil)
+	if err != nil {
+		return nil, fmt.Errorf("reading the cluster CA on %s: %w", host, err)
+	}
+	cfg, err := pki.ClientTLS(string(ca), "", "")
+	if err != nil {
+		return nil, err
+	}
+	return pool.HTTPSClient(host, timeout, cfg), nil
 }
 
 // sqlOn runs fn against a member with the generated superuser password.
@@ -222,6 +257,7 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 	onNodeHosts(t)
 	pool := labPool(t, l)
 	var replica string // a replica's address, chosen after create
+	var startTimes map[string]string
 	all := []int{0, 1, 2}
 
 	resource.Test(t, resource.TestCase{
@@ -258,6 +294,7 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					checkHealthy(3),
+					checkTLS(t, pool, l, 2),
 					func(s *terraform.State) error {
 						for _, k := range []string{"superuser_password", "replication_password", "rewind_password", "restapi_password", "database_password"} {
 							if len(stateAttr(s, k)) < 24 {
@@ -349,6 +386,34 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 					return sqlOn(s, "pg3", checkRow)
 				}),
 			},
+			{ // renewal: renew_before_days now exceeds the time left, so the plan
+				// shows an update (with a warning) and apply renews every node
+				// certificate in place, with reloads and no restart.
+				PreConfig: func() { startTimes = postmasterStarts(t, pool, l) },
+				Config:    accConfigTLS(l, all, 200, false, accRenewTLS),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(accRes, plancheck.ResourceActionUpdate),
+					plancheck.ExpectUnknownValue(accRes, tfjsonpath.New("certificates_expire_at")),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(checkHealthy(3), checkTLS(t, pool, l, 5), func(s *terraform.State) error {
+					if after := postmasterStarts(t, pool, l); !maps.Equal(after, startTimes) {
+						return fmt.Errorf("PostgreSQL restarted during the renewal: start times %v, then %v", startTimes, after)
+					}
+					return sqlOn(s, stateAttr(s, "leader"), checkRow)
+				}),
+			},
+			{ // renewed: nothing more to do
+				Config:   accConfigTLS(l, all, 200, false, accRenewTLS),
+				PlanOnly: true,
+			},
+			{ // drift: a node certificate removed by hand is replaced, and that node reloaded
+				PreConfig: func() { sshRun(t, pool, replica, "rm /etc/erawan/acc/tls/node.crt") },
+				Config:    accConfigTLS(l, all, 200, false, accRenewTLS),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(accRes, plancheck.ResourceActionUpdate),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(checkHealthy(3), checkTLS(t, pool, l, 5)),
+			},
 			{ // import rebuilds the same state from the nodes
 				ResourceName:      accRes,
 				ImportState:       true,
@@ -359,7 +424,8 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 				// timeline and lag are live readings that Patroni may omit for a
 				// member that has just joined; compare everything else.
 				// database_password is not imported: PostgreSQL keeps only its verifier.
-				ImportStateVerifyIgnore: append([]string{"deletion_protection", "timeouts", "database_password"}, liveMemberFields(3)...),
+				// tls is the configuration's (import leaves it null: the defaults).
+				ImportStateVerifyIgnore: append([]string{"deletion_protection", "timeouts", "database_password", "tls"}, liveMemberFields(3)...),
 				ImportStateCheck:        importedWithoutDatabasePassword,
 			},
 			{ // deletion protection: turning it on changes nothing on the nodes...
@@ -413,4 +479,111 @@ func importedWithoutDatabasePassword(states []*terraform.InstanceState) error {
 		return fmt.Errorf("import lost the database block: %v", a["database.%"])
 	}
 	return nil
+}
+
+// checkTLS asserts the TLS of cluster acc on the lab: the CA and expiry in
+// state; PostgreSQL with verify-full against that CA, and no plaintext
+// login; etcd refusing plain HTTP and a client without a certificate, and
+// answering one with the node's certificate; the REST API over HTTPS
+// verified against the CA; each node key 0600 for its service only, and no
+// key left pending.
+func checkTLS(t *testing.T, pool *sshclient.Pool, l *lab.File, wantDays float64) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		ctx := context.Background()
+		caPEM := stateAttr(s, "ca_certificate")
+		if _, err := pki.ParseCertificate(caPEM); err != nil {
+			return fmt.Errorf("ca_certificate: %v", err)
+		}
+		exp, err := time.Parse(time.RFC3339, stateAttr(s, "certificates_expire_at"))
+		if days := time.Until(exp).Hours() / 24; err != nil || days < wantDays-0.1 || days > wantDays+0.01 {
+			return fmt.Errorf("certificates_expire_at %q: want about %v days ahead (%v)", stateAttr(s, "certificates_expire_at"), wantDays, err)
+		}
+		caFile := filepath.Join(t.TempDir(), "ca.crt")
+		if err := os.WriteFile(caFile, []byte(caPEM), 0o600); err != nil {
+			return err
+		}
+		leader := l.Hosts[0].Address
+		ms, _ := members(s)
+		for _, m := range ms {
+			if m[0] == "leader" {
+				leader = m[2]
+			}
+		}
+		password := stateAttr(s, "superuser_password")
+		cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=5432 dbname=postgres connect_timeout=10 sslmode=verify-full sslrootcert=%s", leader, caFile))
+		if err != nil {
+			return err
+		}
+		cfg.User, cfg.Password = "postgres", password
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("psql with sslmode=verify-full against ca_certificate: %v", err)
+		}
+		var ssl bool
+		err = c.QueryRow(ctx, "select ssl from pg_stat_ssl where pid = pg_backend_pid()").Scan(&ssl)
+		c.Close(ctx)
+		if err != nil || !ssl {
+			return fmt.Errorf("pg_stat_ssl says ssl=%v (%v)", ssl, err)
+		}
+		plain, _ := pgx.ParseConfig(fmt.Sprintf("host=%s port=5432 dbname=postgres connect_timeout=10 sslmode=disable", leader))
+		plain.User, plain.Password = "postgres", password
+		if pc, err := pgx.ConnectConfig(ctx, plain); err == nil {
+			pc.Close(ctx)
+			return errors.New("a plaintext login succeeded, but require_tls (the default) must refuse it")
+		} else if !strings.Contains(err.Error(), "no pg_hba.conf entry") {
+			return fmt.Errorf("the plaintext login failed for another reason than pg_hba: %v", err)
+		}
+		for _, h := range l.Hosts[:3] {
+			etcd := "https://" + h.Address + ":2379/health"
+			if resp, err := pool.HTTPClient(h.Address, 5*time.Second).Get("http://" + h.Address + ":2379/health"); err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return fmt.Errorf("etcd on %s answered plain HTTP: %s", h.Name, body)
+				}
+			}
+			noCert, err := tlsClient(pool, h.Address, "acc", 5*time.Second)
+			if err != nil {
+				return err
+			}
+			if resp, err := noCert.Get(etcd); err == nil {
+				resp.Body.Close()
+				return fmt.Errorf("etcd on %s answered a client without a certificate (%s)", h.Name, resp.Status)
+			}
+			out, err := pool.Run(ctx, h.Address, "cd /etc/erawan/acc/tls && ETCDCTL_CACERT=ca.crt ETCDCTL_CERT=node.crt ETCDCTL_KEY=etcd.key etcdctl --endpoints="+
+				"https://"+h.Address+":2379 endpoint health && stat -c '%n %a %U' etcd.key postgres.key && ls -A /etc/erawan/.tls-pending 2>/dev/null | wc -l", nil)
+			if err != nil || !strings.Contains(string(out), "is healthy") ||
+				!strings.Contains(string(out), "etcd.key 600 etcd") || !strings.Contains(string(out), "postgres.key 600 postgres") ||
+				!strings.HasSuffix(strings.TrimSpace(string(out)), "\n0") {
+				return fmt.Errorf("etcd with the node certificate, key modes, pending keys on %s: %v\n%s", h.Name, err, out)
+			}
+			resp, err := noCert.Get("https://" + h.Address + ":8008/cluster")
+			if err != nil {
+				return fmt.Errorf("Patroni REST API over HTTPS, verified against the CA, on %s: %v", h.Name, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("Patroni GET /cluster on %s: %s", h.Name, resp.Status)
+			}
+			if served := resp.TLS.PeerCertificates[0].NotAfter; served.Before(exp) || served.After(exp.Add(30*time.Minute)) {
+				return fmt.Errorf("the REST API on %s serves a certificate expiring %s; certificates_expire_at is %s", h.Name, served, exp)
+			}
+		}
+		return nil
+	}
+}
+
+// postmasterStarts returns pg_postmaster_start_time() of PostgreSQL on each
+// of the first three lab hosts (port 5432), read on the node over its socket.
+func postmasterStarts(t *testing.T, pool *sshclient.Pool, l *lab.File) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, h := range l.Hosts[:3] {
+		b, err := pool.Run(context.Background(), h.Address, `runuser -u postgres -- psql -X -h /var/run/postgresql -p 5432 -Atc "select pg_postmaster_start_time()"`, nil)
+		if err != nil {
+			t.Errorf("reading the postmaster start time on %s: %v", h.Name, err)
+		}
+		out[h.Name] = strings.TrimSpace(string(b))
+	}
+	return out
 }

@@ -88,7 +88,7 @@ type clusterEngine[M any, S clusterSpec[S], O clusterObservation, D driftReport,
 	// Read's observation (refreshConfig: also the configuration Read
 	// reports back, once the create is complete) and returns the drift;
 	// setObserved does the same after an apply.
-	observe(ctx context.Context, c *clients, s S) O
+	observe(ctx context.Context, c *clients, s S, priv tlsPrivate) O
 	refresh(ctx context.Context, c *clients, m *M, s S, obs O, refreshConfig bool, diags *diag.Diagnostics) D
 	setObserved(ctx context.Context, m *M, s S, obs O) diag.Diagnostics
 
@@ -107,6 +107,18 @@ type clusterEngine[M any, S clusterSpec[S], O clusterObservation, D driftReport,
 	keepOnFailure(keep, plan *M, completed []string, updated bool, rot R)
 
 	importer(ctx context.Context, c *clients, name string) clusterImporter[M]
+
+	// tls points at the model's TLS attributes; nil for an engine that has
+	// no TLS yet.
+	tls(m *M) *tlsAttrs
+	// withCerts gives the spec the node certificates a run installs.
+	withCerts(s S, certs map[string]string)
+	// certExpiry is when each answering member's served certificate
+	// expires, from an observation's TLS handshakes (nil without TLS).
+	certExpiry(o O) map[string]time.Time
+	// nodeCerts is the node certificate file each answering member holds,
+	// by member name ("" for none; nil without TLS).
+	nodeCerts(o O) map[string]string
 
 	// writeOnly lists the model's secrets that may be given write-only, in
 	// a fixed order (see woSecret).

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/nodelock"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/pki"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/runner"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/secrets"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
@@ -84,6 +85,11 @@ func (r *clusterResource[M, S, O, D, R]) Create(ctx context.Context, req resourc
 		return
 	}
 	b.ID = types.StringValue(secrets.ClusterID(b.Name.ValueString()))
+	priv := tlsPrivate{Expiry: map[string]time.Time{}}
+	ca, settings := r.createCA(ctx, &plan, &config, &priv, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	spec, d := r.engine.spec(ctx, &plan)
 	if resp.Diagnostics.Append(d...); resp.Diagnostics.HasError() {
 		return
@@ -93,6 +99,13 @@ func (r *clusterResource[M, S, O, D, R]) Create(ctx context.Context, req resourc
 		return
 	}
 	defer unlock(ctx, lk, r.object(b.Name.ValueString()), &resp.Diagnostics)
+	if ca != nil {
+		if !r.issue(ctx, ca, b.ID.ValueString(), spec, r.engine.members(spec), settings, &priv, &resp.Diagnostics) {
+			return
+		}
+		*r.engine.tls(&plan).ExpireAt = priv.earliest(r.engine.members(spec))
+		resp.Diagnostics.Append(writeTLSPrivate(ctx, resp.Private, priv)...)
+	}
 	job, err := r.job(spec, spec, nil, *new(R), r.engine.info().create)
 	res, err := r.run(ctx, b.Name.ValueString(), job, err)
 	resp.Diagnostics.Append(writeProgress(ctx, resp.Private, createProgress{Completed: res.Completed, Done: err == nil})...)
@@ -107,9 +120,114 @@ func (r *clusterResource[M, S, O, D, R]) Create(ctx context.Context, req resourc
 				res.Completed, r.engine.info().keeps))
 		return
 	}
-	r.finish(ctx, &plan, spec, &resp.Diagnostics, resp.Private)
+	r.finish(ctx, &plan, spec, priv, &resp.Diagnostics, resp.Private)
 	r.saveWriteOnly(ctx, &plan, &config, &resp.Diagnostics, resp.Private)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// createCA makes or loads the CA of a create with TLS on, records its
+// certificate in plan's ca_certificate and, for a CA made here, its key in
+// priv; it returns nil (and sets the TLS outputs null) with TLS off or for
+// an engine without TLS.
+func (r *clusterResource[M, S, O, D, R]) createCA(ctx context.Context, plan, config *M, priv *tlsPrivate, diags *diag.Diagnostics) (*pki.CA, tlsSettings) {
+	ta := r.engine.tls(plan)
+	if ta == nil {
+		return nil, tlsSettings{}
+	}
+	s := readTLS(ctx, *ta.TLS, diags)
+	s.UserCAKey = readTLS(ctx, *r.engine.tls(config).TLS, diags).UserCAKey
+	if !s.On {
+		ta.setNull()
+		return nil, s
+	}
+	ca, err := newCA(r.engine.base(plan).Name.ValueString(), s, priv, time.Now())
+	if err != nil {
+		diags.AddAttributeError(path.Root("tls"), "The cluster CA is unusable", err.Error())
+		return nil, s
+	}
+	*ta.CACertificate = types.StringValue(ca.CertPEM)
+	return ca, s
+}
+
+// issue makes node certificates for members (requests on the nodes, signed
+// by ca) and gives them to spec; false after an error naming the hosts.
+func (r *clusterResource[M, S, O, D, R]) issue(ctx context.Context, ca *pki.CA, id string, spec S, members []topology.Member, s tlsSettings, priv *tlsPrivate, diags *diag.Diagnostics) bool {
+	if len(members) == 0 {
+		return true
+	}
+	certs, err := r.c.issueCertificates(ctx, ca, id, members, s.Validity, priv, time.Now())
+	if err != nil {
+		diags.AddError("Issuing node certificates failed", err.Error()+"\n\nNo certificate was installed; apply again once the hosts answer.")
+		return false
+	}
+	r.engine.withCerts(spec, certs)
+	return true
+}
+
+// tlsStep is the create step that installs the node certificates.
+const tlsStep = "tls"
+
+// issueUpdate issues certificates for members (new ones, or all of a
+// resumed create whose tls step did not complete) with the CA in plan, when
+// the cluster has TLS, and records them in priv, the plan's
+// certificates_expire_at and private state; false after an error.
+func (r *clusterResource[M, S, O, D, R]) issueUpdate(ctx context.Context, plan, config *M, spec S, members []topology.Member, priv *tlsPrivate, diags *diag.Diagnostics, p privateSetter) bool {
+	ta := r.engine.tls(plan)
+	if ta == nil || len(members) == 0 || ta.CACertificate.IsNull() || ta.CACertificate.IsUnknown() {
+		return true
+	}
+	s := readTLS(ctx, *ta.TLS, diags)
+	if !s.On {
+		return true
+	}
+	s.UserCAKey = readTLS(ctx, *r.engine.tls(config).TLS, diags).UserCAKey
+	now := time.Now()
+	ca, err := signingCA(ta.CACertificate.ValueString(), s, *priv, now)
+	if err != nil {
+		diags.AddAttributeError(path.Root("tls"), "No CA to sign the new members' certificates", err.Error())
+		return false
+	}
+	if priv.ClientCert == "" && priv.CAKey != "" {
+		if err := clientCertificate(ca, priv, now); err != nil {
+			diags.AddError("Issuing the provider's client certificate failed", err.Error())
+			return false
+		}
+	}
+	if !r.issue(ctx, ca, r.engine.base(plan).ID.ValueString(), spec, members, s, priv, diags) {
+		return false
+	}
+	for _, m := range members {
+		delete(priv.Broken, m.Name)
+	}
+	*ta.ExpireAt = priv.earliest(r.engine.members(spec))
+	diags.Append(writeTLSPrivate(ctx, p, *priv)...)
+	return true
+}
+
+// renewals lists the members of plan whose node certificates expire within
+// tls.renew_before_days of now, by the expiries in priv (recorded at issue
+// and from each Read's TLS handshakes). Members without a known expiry
+// (new ones) are not listed.
+func (r *clusterResource[M, S, O, D, R]) renewals(ctx context.Context, plan *M, priv tlsPrivate, now time.Time, diags *diag.Diagnostics) []topology.Member {
+	ta := r.engine.tls(plan)
+	if ta == nil || ta.CACertificate.IsNull() || ta.CACertificate.IsUnknown() || ta.TLS.IsUnknown() {
+		return nil
+	}
+	s := readTLS(ctx, *ta.TLS, diags)
+	members, d := r.engine.base(plan).members(ctx)
+	if !s.On || d.HasError() {
+		return nil
+	}
+	if caEnd, expiring := caExpiring(ta.CACertificate.ValueString(), s.RenewBefore, now); expiring {
+		// A certificate signed now would expire with the CA, so due at once:
+		// renewing cannot help, and would repeat on every apply.
+		diags.AddAttributeWarning(path.Root("ca_certificate"), "The cluster CA expires within the renewal window",
+			fmt.Sprintf("The CA of %s expires at %s, within tls.renew_before_days: node certificates cannot outlive it, so they are not renewed. "+
+				"Replacing the CA in place is not built yet; lower renew_before_days to silence this, and plan a new cluster or CA before that date.",
+				r.object(r.engine.base(plan).Name.ValueString()), caEnd.UTC().Format(time.RFC3339)))
+		return nil
+	}
+	return dueForRenewal(members, priv, s.RenewBefore, now)
 }
 
 // saveWriteOnly keeps the write-only secrets of a successful apply out of
@@ -121,8 +239,8 @@ func (r *clusterResource[M, S, O, D, R]) saveWriteOnly(ctx context.Context, m, c
 
 // finish records what a successful apply left: the observed attributes and
 // no drift.
-func (r *clusterResource[M, S, O, D, R]) finish(ctx context.Context, m *M, spec S, diags *diag.Diagnostics, p privateSetter) {
-	diags.Append(r.engine.setObserved(ctx, m, spec, r.engine.observe(ctx, r.c, spec))...)
+func (r *clusterResource[M, S, O, D, R]) finish(ctx context.Context, m *M, spec S, priv tlsPrivate, diags *diag.Diagnostics, p privateSetter) {
+	diags.Append(r.engine.setObserved(ctx, m, spec, r.engine.observe(ctx, r.c, spec, priv))...)
 	var none D
 	diags.Append(writeDrift(ctx, p, none)...)
 }
@@ -139,7 +257,7 @@ func (r *clusterResource[M, S, O, D, R]) Read(ctx context.Context, req resource.
 	}
 	name := r.engine.base(&state).Name.ValueString()
 	progress := readProgress(ctx, req.Private, r.engine.info().legacySteps)
-	obs := r.engine.observe(ctx, r.c, spec)
+	obs := r.engine.observe(ctx, r.c, spec, readTLSPrivate(ctx, req.Private))
 	if hostKeyFailures(obs.Statuses(), r.object(name), &resp.Diagnostics) {
 		return
 	}
@@ -160,6 +278,17 @@ func (r *clusterResource[M, S, O, D, R]) Read(ctx context.Context, req resource.
 	}
 	drift := r.engine.refresh(ctx, r.c, &state, spec, obs, progress.Done, &resp.Diagnostics)
 	resp.Diagnostics.Append(writeDrift(ctx, resp.Private, drift)...)
+	if ta := r.engine.tls(&state); ta != nil && !ta.CACertificate.IsNull() {
+		// The certificates the nodes serve, as their TLS handshakes showed.
+		priv := readTLSPrivate(ctx, req.Private)
+		for name, at := range r.engine.certExpiry(obs) {
+			priv.Expiry[name] = at
+		}
+		s := readTLS(ctx, *ta.TLS, &resp.Diagnostics)
+		priv.Broken = certDrift(ta.CACertificate.ValueString(), r.engine.members(spec), r.engine.nodeCerts(obs), s.RenewBefore, time.Now())
+		*ta.ExpireAt = priv.earliest(r.engine.members(spec))
+		resp.Diagnostics.Append(writeTLSPrivate(ctx, resp.Private, priv)...)
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -227,7 +356,8 @@ func (r *clusterResource[M, S, O, D, R]) ModifyPlan(ctx context.Context, req res
 	if r.engine.checkPlan(&plan, &state, &resp.Diagnostics); resp.Diagnostics.HasError() {
 		return
 	}
-	if refuseMemberMoves(ctx, sb.Nodes, pb.Nodes, &resp.Diagnostics) || refuseRenames(ctx, sb.Nodes, pb.Nodes, &resp.Diagnostics) {
+	if refuseMemberMoves(ctx, sb.Nodes, pb.Nodes, &resp.Diagnostics) || refuseRenames(ctx, sb.Nodes, pb.Nodes, &resp.Diagnostics) ||
+		r.refuseTLSChange(ctx, &plan, &state, progress, &resp.Diagnostics) {
 		return
 	}
 	changed := r.engine.planSecrets(&plan, &state, &config, &resp.Diagnostics)
@@ -255,6 +385,7 @@ func (r *clusterResource[M, S, O, D, R]) ModifyPlan(ctx context.Context, req res
 	if nodes, d := pb.members(ctx); !d.HasError() && !pb.Nodes.IsUnknown() {
 		if stateNodes, _ := sb.members(ctx); slices.Equal(nodes, stateNodes) {
 			drift = append(drift, readDrift[D](ctx, req.Private).Sentences()...)
+			drift = append(drift, brokenSentences(readTLSPrivate(ctx, req.Private), nodes)...)
 		}
 	}
 	if len(drift) > 0 {
@@ -262,8 +393,50 @@ func (r *clusterResource[M, S, O, D, R]) ModifyPlan(ctx context.Context, req res
 			"terraform apply will repair:\n- "+strings.Join(drift, "\n- "))
 		changed = true
 	}
+	if due := r.renewals(ctx, &plan, readTLSPrivate(ctx, req.Private), time.Now(), &resp.Diagnostics); len(due) > 0 {
+		var list []string
+		for _, m := range due {
+			list = append(list, fmt.Sprintf("%s (expires %s)", m.Name, readTLSPrivate(ctx, req.Private).Expiry[m.Name].UTC().Format(time.RFC3339)))
+		}
+		resp.Diagnostics.AddWarning(fmt.Sprintf("Node certificates of %s are due for renewal", r.object(pb.Name.ValueString())),
+			fmt.Sprintf("%s: within tls.renew_before_days of expiry. terraform apply issues new certificates in place (each key made on its node), "+
+				"one node at a time, and reloads Patroni and PostgreSQL (no restart; etcd reads its certificate on every new connection).", strings.Join(list, ", ")))
+		changed = true
+	}
 	r.planObserved(ctx, &plan, &state, changed)
+	if ta := r.engine.tls(&plan); ta != nil && changed && !ta.CACertificate.IsNull() {
+		// A run may issue certificates (new members, a resumed create).
+		*ta.ExpireAt = types.StringUnknown()
+	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// refuseTLSChange refuses, at plan time, TLS changes that apply cannot make
+// in place yet: turning TLS on for a cluster that runs without it, turning
+// it off, or changing the CA. It reports whether it refused.
+func (r *clusterResource[M, S, O, D, R]) refuseTLSChange(ctx context.Context, plan, state *M, progress createProgress, diags *diag.Diagnostics) bool {
+	pt, st := r.engine.tls(plan), r.engine.tls(state)
+	if pt == nil {
+		return false
+	}
+	want, was := readTLS(ctx, *pt.TLS, diags), readTLS(ctx, *st.TLS, diags)
+	has := !st.CACertificate.IsNull()
+	name := r.object(r.engine.base(state).Name.ValueString())
+	switch {
+	case want.On && !has && progress.Done:
+		diags.AddAttributeError(path.Root("tls"), "Moving a cluster to TLS in place is not built yet",
+			fmt.Sprintf("%s runs without TLS (it was created before TLS existed, or with tls.enabled = false), and the in-place move to TLS is not built yet. "+
+				"Set tls = { enabled = false } to keep it as it is for now; new clusters get TLS by default.", name))
+	case !want.On && has:
+		diags.AddAttributeError(path.Root("tls").AtName("enabled"), "Turning TLS off is refused",
+			fmt.Sprintf("%s runs with TLS. Turning it off in place would put passwords and the cluster's control traffic on the network in the clear; it is not supported.", name))
+	case has && ((want.UserCA != "" && !sameCertificate(want.UserCA, st.CACertificate.ValueString())) || (want.UserCA == "" && was.UserCA != "")):
+		diags.AddAttributeError(path.Root("tls").AtName("ca_certificate_pem"), "Changing the CA in place is not built yet",
+			fmt.Sprintf("%s's node certificates are signed by the CA in ca_certificate. Replacing that CA in place (a rotation every member must trust during the move) is not built yet; give the CA in use (ca_certificate) as ca_certificate_pem, or keep it as it was.", name))
+	default:
+		return false
+	}
+	return true
 }
 
 // planCreate shows the secrets given write-only as null in a create's plan:
@@ -279,6 +452,9 @@ func (r *clusterResource[M, S, O, D, R]) planCreate(ctx context.Context, req res
 		return
 	}
 	stripWriteOnly(r.engine.writeOnly(&plan), r.engine.writeOnly(&config))
+	if ta := r.engine.tls(&plan); ta != nil && !readTLS(ctx, *ta.TLS, &resp.Diagnostics).On {
+		ta.setNull()
+	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
@@ -307,10 +483,20 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 		return
 	}
 	progress := readProgress(ctx, req.Private, r.engine.info().legacySteps)
-	if progress.Done && !rot.rotates() && readDrift[D](ctx, req.Private).Empty() && oldSpec.Equal(newSpec) {
+	priv := readTLSPrivate(ctx, req.Private)
+	due := r.renewals(ctx, &plan, priv, time.Now(), &resp.Diagnostics)
+	for _, m := range r.engine.members(newSpec) {
+		if _, broken := priv.Broken[m.Name]; broken && !slices.ContainsFunc(due, func(d topology.Member) bool { return d.Name == m.Name }) {
+			due = append(due, m) // a broken certificate is replaced like a due one
+		}
+	}
+	if progress.Done && !rot.rotates() && readDrift[D](ctx, req.Private).Empty() && oldSpec.Equal(newSpec) && len(due) == 0 {
 		// Only Terraform-side settings changed (deletion_protection, timeouts,
 		// wo_version without a new value): nothing to do on the nodes.
 		r.planObserved(ctx, &plan, &state, false)
+		if ta := r.engine.tls(&plan); ta != nil && ta.ExpireAt.IsUnknown() {
+			*ta.ExpireAt = *r.engine.tls(&state).ExpireAt
+		}
 		r.saveWriteOnly(ctx, &plan, &config, &resp.Diagnostics, resp.Private)
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
@@ -324,6 +510,10 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 	var err error
 	updated := progress.Done
 	if !progress.Done {
+		if !slices.Contains(progress.Completed, tlsStep) &&
+			!r.issueUpdate(ctx, &plan, &config, newSpec, r.engine.members(newSpec), &priv, &resp.Diagnostics, resp.Private) {
+			return
+		}
 		job, jerr := r.job(newSpec, newSpec, nil, *new(R), r.engine.info().create)
 		job.SkipSteps = progress.Completed
 		res, err = r.run(ctx, pb.Name.ValueString(), job, jerr, oldSpec.Secrets()...)
@@ -337,7 +527,7 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 	} else {
 		ch := topology.Diff(r.engine.members(oldSpec), r.engine.members(newSpec))
 		if len(ch.Removed) > 0 {
-			statuses := r.engine.observe(ctx, r.c, oldSpec).Statuses()
+			statuses := r.engine.observe(ctx, r.c, oldSpec, priv).Statuses()
 			if hostKeyFailures(statuses, r.object(pb.Name.ValueString()), &resp.Diagnostics) {
 				return
 			}
@@ -346,6 +536,16 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 			ch.Removed = slices.DeleteFunc(ch.Removed, func(m topology.Member) bool {
 				return !owned[m.Name] || slices.ContainsFunc(ch.Gone, func(g topology.Member) bool { return g.Name == m.Name })
 			})
+		}
+		// New members, and members whose certificates are due for renewal.
+		var issue []topology.Member
+		for _, m := range r.engine.members(newSpec) {
+			if slices.Contains(ch.Added, m.Name) || slices.ContainsFunc(due, func(d topology.Member) bool { return d.Name == m.Name }) {
+				issue = append(issue, m)
+			}
+		}
+		if !r.issueUpdate(ctx, &plan, &config, newSpec, issue, &priv, &resp.Diagnostics, resp.Private) {
+			return
 		}
 		job, jerr := r.job(oldSpec, newSpec, &ch, rot, r.engine.info().update)
 		res, err = r.run(ctx, pb.Name.ValueString(), job, jerr, oldSpec.Secrets()...)
@@ -358,7 +558,13 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 		runFailure(&resp.Diagnostics, "Update", r.object(pb.Name.ValueString()), err)
 		return
 	}
-	r.finish(ctx, &plan, newSpec, &resp.Diagnostics, resp.Private)
+	if ta := r.engine.tls(&plan); ta != nil && ta.ExpireAt.IsUnknown() {
+		*ta.ExpireAt = priv.earliest(r.engine.members(newSpec))
+		if ta.CACertificate.IsNull() {
+			*ta.ExpireAt = types.StringNull()
+		}
+	}
+	r.finish(ctx, &plan, newSpec, priv, &resp.Diagnostics, resp.Private)
 	r.saveWriteOnly(ctx, &plan, &config, &resp.Diagnostics, resp.Private)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
@@ -396,7 +602,7 @@ func (r *clusterResource[M, S, O, D, R]) Delete(ctx context.Context, req resourc
 		return
 	}
 	defer unlock(ctx, lk, r.object(b.Name.ValueString()), &resp.Diagnostics)
-	statuses := r.engine.observe(ctx, r.c, spec).Statuses()
+	statuses := r.engine.observe(ctx, r.c, spec, readTLSPrivate(ctx, req.Private)).Statuses()
 	if hostKeyFailures(statuses, r.object(b.Name.ValueString()), &resp.Diagnostics) {
 		return
 	}

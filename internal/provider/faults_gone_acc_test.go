@@ -113,14 +113,18 @@ func TestAccFaults_deadLeaderRemoved(t *testing.T) {
 	d.planEmpty()
 
 	survivor := l.Hosts[stay[0]].Address
-	etcd, err := pool.Run(context.Background(), survivor, "etcdctl --endpoints=http://127.0.0.1:2393 member list -w simple", nil)
+	etcd, err := pool.Run(context.Background(), survivor, "ETCDCTL_CACERT=/etc/erawan/gone/tls/ca.crt ETCDCTL_CERT=/etc/erawan/gone/tls/node.crt ETCDCTL_KEY=/etc/erawan/gone/tls/etcd.key etcdctl --endpoints=https://127.0.0.1:2393 member list -w simple", nil)
 	if err != nil || strings.Count(strings.TrimSpace(string(etcd)), "\n") != 1 || strings.Contains(string(etcd), dead.Address) {
 		t.Errorf("etcd members after the removal (want the 2 that stay): %v\n%s", err, etcd)
 	}
 	var cluster struct {
 		Members []struct{ Name, Role string }
 	}
-	resp, err := pool.HTTPClient(survivor, 10*time.Second).Get("http://" + survivor + ":8020/cluster")
+	client, err := tlsClient(pool, survivor, "gone", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Get("https://" + survivor + ":8020/cluster")
 	if err != nil {
 		t.Fatalf("Patroni GET /cluster: %v", err)
 	}

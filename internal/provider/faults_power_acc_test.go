@@ -44,6 +44,7 @@ resource "erawan_haproxy_tenant" "pw" {
   backends        = [for n in erawan_patroni_cluster.pw.nodes : n.address]
   backend_port    = erawan_patroni_cluster.pw.postgres_port
   health_check_port = erawan_patroni_cluster.pw.patroni_port
+  health_check_ca_pem = erawan_patroni_cluster.pw.ca_certificate
   allowed_cidrs   = [%[5]q]
 }
 
@@ -91,7 +92,7 @@ func passwords(v map[string]any) map[string]string {
 
 // patroniMembers reads GET /cluster from Patroni on addr: member -> role/state.
 func patroniMembers(client *http.Client, addr string, port int) (map[string][2]string, error) {
-	resp, err := client.Get(fmt.Sprintf("http://%s:%d/cluster", addr, port))
+	resp, err := client.Get(fmt.Sprintf("https://%s:%d/cluster", addr, port))
 	if err != nil {
 		return nil, err
 	}
@@ -233,6 +234,14 @@ wait:
 	if old.Name == "" {
 		t.Fatalf("the leader %q is not a member", leader)
 	}
+	clients := map[string]*http.Client{}
+	for _, h := range stay {
+		c, err := tlsClient(pool, h.Address, "pw", 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[h.Address] = c
+	}
 	powerOff(old)
 	start := time.Now()
 	var newLeader string
@@ -244,7 +253,7 @@ wait:
 		}
 		if toLeader == 0 {
 			for _, h := range stay {
-				ms, err := patroniMembers(pool.HTTPClient(h.Address, 2*time.Second), h.Address, pwPatroniPort)
+				ms, err := patroniMembers(clients[h.Address], h.Address, pwPatroniPort)
 				if err != nil {
 					continue
 				}
@@ -275,7 +284,11 @@ wait:
 	back := time.Now()
 	d.must(applyArgs...)
 	t.Logf("figure: after %s was powered on again, apply took %.1fs", old.Name, time.Since(back).Seconds())
-	ms, err := patroniMembers(pool.HTTPClient(stay[0].Address, 5*time.Second), stay[0].Address, pwPatroniPort)
+	client, err := tlsClient(pool, stay[0].Address, "pw", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := patroniMembers(client, stay[0].Address, pwPatroniPort)
 	if err != nil {
 		t.Fatalf("Patroni GET /cluster: %v", err)
 	}

@@ -47,6 +47,7 @@ resource "erawan_haproxy_tenant" %q {
   read_write_port = %s
   read_only_port  = %s
   backends        = [for n in erawan_patroni_cluster.hap.nodes : n.address]
+  health_check_ca_pem = erawan_patroni_cluster.hap.ca_certificate
   allowed_cidrs   = [%q]
 }
 `, t[0], t[0], l.Hosts[3].Address, t[1], t[2], labCIDR(l))
@@ -61,7 +62,7 @@ func hapState(s *terraform.State, key string) string {
 // throughProxy connects to the proxy port with the superuser password and
 // returns the server address and pg_is_in_recovery().
 func throughProxy(ctx context.Context, proxy string, port int, password string) (string, bool, error) {
-	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d dbname=postgres connect_timeout=3 sslmode=disable", proxy, port))
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d dbname=postgres connect_timeout=3 sslmode=prefer", proxy, port))
 	if err != nil {
 		return "", false, err
 	}

@@ -87,7 +87,12 @@ func (r *haproxyTenantResource) Schema(ctx context.Context, _ resource.SchemaReq
 			"health_check_port": schema.Int64Attribute{Optional: true, Computed: true, Validators: port,
 				MarkdownDescription: "Port of the health check on the backends. Default by engine: `8008` (Patroni REST API) or `9200` (MySQL primary check)."},
 			"health_check_tls": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
-				MarkdownDescription: "Check over TLS (`check-ssl`), for a Patroni REST API with TLS. Default `false`."},
+				MarkdownDescription: "Check over TLS (`check-ssl`) without verifying the certificate (`verify none`). Default `false`. Prefer `health_check_ca_pem`, which verifies."},
+			"health_check_ca_pem": schema.StringAttribute{Optional: true,
+				Validators: []validator.String{caCertificateValidator{}},
+				MarkdownDescription: "CA certificate (PEM) of the backends' health-check endpoint, for example `erawan_patroni_cluster.<name>.ca_certificate` (a Patroni REST API with TLS, the default). " +
+					"Set, the checks run over TLS and verify the certificate against it (`check-ssl verify required ca-file ...`), so no one else can answer a check and steer traffic; " +
+					"the certificate is written to `/etc/haproxy/conf.d/.erawan/<name>.ca.pem` (0644), and the rendered text records its SHA-256. Overrides `health_check_tls`."},
 			"max_replica_lag_bytes": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(1048576),
 				Validators:          []validator.Int64{int64validator.AtLeast(0)},
 				MarkdownDescription: "The read-only listener leaves out replicas lagging more than this many bytes. Default `1048576` (1 MiB). PostgreSQL only."},
@@ -124,14 +129,15 @@ func engineDefaults(engine string) (backendPort, checkPort int64) {
 func (m *tenantModel) tenant(ctx context.Context) (haproxy.Tenant, bool, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	if m.Backends.IsUnknown() || m.AllowedCIDRs.IsUnknown() || m.Name.IsUnknown() || m.Engine.IsUnknown() ||
-		m.ReadWritePort.IsUnknown() || m.ReadOnlyPort.IsUnknown() || m.BackendPort.IsUnknown() || m.HealthCheckPort.IsUnknown() || m.BindAddress.IsUnknown() {
+		m.ReadWritePort.IsUnknown() || m.ReadOnlyPort.IsUnknown() || m.BackendPort.IsUnknown() || m.HealthCheckPort.IsUnknown() || m.BindAddress.IsUnknown() || m.HealthCheckCAPEM.IsUnknown() {
 		return haproxy.Tenant{}, false, nil
 	}
 	t := haproxy.Tenant{
 		Name: m.Name.ValueString(), Engine: m.Engine.ValueString(), BindAddress: m.BindAddress.ValueString(),
 		ReadWritePort: int(m.ReadWritePort.ValueInt64()), ReadOnlyPort: int(m.ReadOnlyPort.ValueInt64()),
 		BackendPort: int(m.BackendPort.ValueInt64()), HealthCheckPort: int(m.HealthCheckPort.ValueInt64()),
-		HealthCheckTLS: m.HealthCheckTLS.ValueBool(), MaxReplicaLagBytes: m.MaxReplicaLagBytes.ValueInt64(), MaxConn: int(m.MaxConn.ValueInt64()),
+		HealthCheckTLS: m.HealthCheckTLS.ValueBool(), HealthCheckCAPEM: m.HealthCheckCAPEM.ValueString(),
+		MaxReplicaLagBytes: m.MaxReplicaLagBytes.ValueInt64(), MaxConn: int(m.MaxConn.ValueInt64()),
 	}
 	if t.Engine == haproxy.EngineMySQL {
 		t.MaxReplicaLagBytes = 0
@@ -221,7 +227,8 @@ func (r *haproxyTenantResource) run(ctx context.Context, m *tenantModel, op, sta
 		Playbook: haproxy.Playbook,
 		Hosts:    []runner.Host{{Name: host, Address: host, Groups: []string{haproxy.Group}}},
 		Vars: haproxy.PlaybookVars(haproxy.Tenant{Name: name, BindAddress: m.BindAddress.ValueString(),
-			ReadWritePort: int(m.ReadWritePort.ValueInt64()), ReadOnlyPort: int(m.ReadOnlyPort.ValueInt64())}, state, content, owner),
+			ReadWritePort: int(m.ReadWritePort.ValueInt64()), ReadOnlyPort: int(m.ReadOnlyPort.ValueInt64()),
+			HealthCheckCAPEM: m.HealthCheckCAPEM.ValueString()}, state, content, owner),
 	})
 	if err != nil {
 		runFailure(diags, op, tenantObject(m), err)
@@ -311,12 +318,17 @@ func (r *haproxyTenantResource) write(ctx context.Context, plan *tenantModel, ow
 
 // readFile fetches a tenant's file over SFTP; a missing file gives "", nil.
 func (r *haproxyTenantResource) readFile(ctx context.Context, host, name string) (string, error) {
+	return r.readPath(ctx, host, haproxy.File(haproxy.ConfDir, name))
+}
+
+// readPath reads a file of the proxy host over SFTP ("" when it is missing).
+func (r *haproxyTenantResource) readPath(ctx context.Context, host, p string) (string, error) {
 	sc, err := r.c.pool.SFTP(ctx, host)
 	if err != nil {
 		return "", err
 	}
 	defer sc.Close()
-	f, err := sc.Open(haproxy.File(haproxy.ConfDir, name))
+	f, err := sc.Open(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return "", nil
@@ -395,7 +407,7 @@ func (r *haproxyTenantResource) ImportState(ctx context.Context, req resource.Im
 		BackendPort: types.Int64Value(int64(t.BackendPort)), HealthCheckPort: types.Int64Value(int64(t.HealthCheckPort)),
 		HealthCheckTLS: types.BoolValue(t.HealthCheckTLS), MaxReplicaLagBytes: types.Int64Value(t.MaxReplicaLagBytes), MaxConn: types.Int64Value(int64(t.MaxConn)),
 		RenderedConfig: types.StringValue(text), ConfigSHA256: types.StringValue(haproxy.SHA256(text)), AllowedCIDRs: types.ListNull(types.StringType),
-		OwnerID:  types.StringNull(),
+		OwnerID: types.StringNull(), HealthCheckCAPEM: types.StringNull(),
 		Timeouts: timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType, "update": types.StringType, "delete": types.StringType})},
 	}
 	if t.Engine == haproxy.EngineMySQL {
@@ -406,6 +418,15 @@ func (r *haproxyTenantResource) ImportState(ctx context.Context, req resource.Im
 	}
 	if owner != "" {
 		m.OwnerID = types.StringValue(owner)
+	}
+	if t.HealthCheckCASHA256 != "" {
+		ca, err := r.readPath(ctx, host, haproxy.CAFile(haproxy.ConfDir, name))
+		if err != nil || haproxy.SHA256(ca) != t.HealthCheckCASHA256 {
+			resp.Diagnostics.AddError("Reading the health checks' CA failed",
+				fmt.Sprintf("%s on %s is missing or does not match the SHA-256 the tenant file records (%v). Set health_check_ca_pem and apply.", haproxy.CAFile(haproxy.ConfDir, name), host, err))
+			return
+		}
+		m.HealthCheckCAPEM = types.StringValue(ca)
 	}
 	m.Backends, _ = types.ListValueFrom(ctx, types.StringType, t.Backends)
 	if len(t.AllowedCIDRs) > 0 {

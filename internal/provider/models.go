@@ -84,6 +84,11 @@ type patroniClusterModel struct {
 	Database        types.Object `tfsdk:"database"`
 	Leader          types.String `tfsdk:"leader"`
 
+	TLS                  types.Object `tfsdk:"tls"`
+	RequireTLS           types.Bool   `tfsdk:"require_tls"`
+	CACertificate        types.String `tfsdk:"ca_certificate"`
+	CertificatesExpireAt types.String `tfsdk:"certificates_expire_at"`
+
 	SuperuserPassword          types.String `tfsdk:"superuser_password"`
 	SuperuserPasswordWO        types.String `tfsdk:"superuser_password_wo"`
 	SuperuserPasswordWOVersion types.Int64  `tfsdk:"superuser_password_wo_version"`
@@ -173,6 +178,7 @@ type tenantModel struct {
 	BackendPort        types.Int64    `tfsdk:"backend_port"`
 	HealthCheckPort    types.Int64    `tfsdk:"health_check_port"`
 	HealthCheckTLS     types.Bool     `tfsdk:"health_check_tls"`
+	HealthCheckCAPEM   types.String   `tfsdk:"health_check_ca_pem"`
 	MaxReplicaLagBytes types.Int64    `tfsdk:"max_replica_lag_bytes"`
 	AllowedCIDRs       types.List     `tfsdk:"allowed_cidrs"`
 	MaxConn            types.Int64    `tfsdk:"maxconn"`
@@ -184,14 +190,16 @@ type tenantModel struct {
 
 // healthModel is the erawan_patroni_cluster data source.
 type healthModel struct {
-	Addresses         types.List   `tfsdk:"addresses"`
-	PatroniPort       types.Int64  `tfsdk:"patroni_port"`
-	MaxLagBytes       types.Int64  `tfsdk:"max_lag_bytes"`
-	Scope             types.String `tfsdk:"scope"`
-	Leader            types.String `tfsdk:"leader"`
-	Timeline          types.Int64  `tfsdk:"timeline"`
-	Members           types.List   `tfsdk:"members"`
-	StreamingReplicas types.Int64  `tfsdk:"streaming_replicas"`
-	Healthy           types.Bool   `tfsdk:"healthy"`
-	Problems          types.List   `tfsdk:"problems"`
+	Addresses          types.List   `tfsdk:"addresses"`
+	PatroniPort        types.Int64  `tfsdk:"patroni_port"`
+	MaxLagBytes        types.Int64  `tfsdk:"max_lag_bytes"`
+	CACertificatePEM   types.String `tfsdk:"ca_certificate_pem"`
+	InsecureSkipVerify types.Bool   `tfsdk:"insecure_skip_verify"`
+	Scope              types.String `tfsdk:"scope"`
+	Leader             types.String `tfsdk:"leader"`
+	Timeline           types.Int64  `tfsdk:"timeline"`
+	Members            types.List   `tfsdk:"members"`
+	StreamingReplicas  types.Int64  `tfsdk:"streaming_replicas"`
+	Healthy            types.Bool   `tfsdk:"healthy"`
+	Problems           types.List   `tfsdk:"problems"`
 }

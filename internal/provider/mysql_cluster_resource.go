@@ -140,7 +140,16 @@ func (mysqlEngine) job(_, s *mysqlgr.Spec, ch *topology.Change, rot mysqlRotatio
 	return runner.Job{Vars: s.Vars(removed, bool(rot)), Secrets: s.Secrets()}, nil
 }
 
-func (mysqlEngine) observe(ctx context.Context, c *clients, s *mysqlgr.Spec) *mysqlgr.Observation {
+// tls: erawan_mysql_cluster has no TLS block yet.
+func (mysqlEngine) tls(*mysqlClusterModel) *tlsAttrs { return nil }
+
+func (mysqlEngine) withCerts(*mysqlgr.Spec, map[string]string) {}
+
+func (mysqlEngine) certExpiry(*mysqlgr.Observation) map[string]time.Time { return nil }
+
+func (mysqlEngine) nodeCerts(*mysqlgr.Observation) map[string]string { return nil }
+
+func (mysqlEngine) observe(ctx context.Context, c *clients, s *mysqlgr.Spec, _ tlsPrivate) *mysqlgr.Observation {
 	return mysqlgr.Observe(ctx, c.pool, s.Name, c.sudo(), s.Nodes, 10*time.Second)
 }
 

@@ -2,22 +2,26 @@ package provider
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/datasourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/patroni"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/pki"
 )
 
 // NewPatroniClusterDataSource returns the erawan_patroni_cluster data source.
@@ -38,6 +42,14 @@ func (d *patroniClusterDataSource) Configure(_ context.Context, req datasource.C
 	d.c = configuredClients(req.ProviderData, &resp.Diagnostics)
 }
 
+// ConfigValidators refuses ca_certificate_pem together with
+// insecure_skip_verify.
+func (d *patroniClusterDataSource) ConfigValidators(context.Context) []datasource.ConfigValidator {
+	return []datasource.ConfigValidator{
+		datasourcevalidator.Conflicting(path.MatchRoot("ca_certificate_pem"), path.MatchRoot("insecure_skip_verify")),
+	}
+}
+
 func (d *patroniClusterDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Reads the leader and replication health of any Patroni cluster (created by this provider or not) " +
@@ -53,6 +65,13 @@ func (d *patroniClusterDataSource) Schema(_ context.Context, _ datasource.Schema
 			"max_lag_bytes": schema.Int64Attribute{Optional: true,
 				Validators:          []validator.Int64{int64validator.AtLeast(0)},
 				MarkdownDescription: "Largest replica lag, in bytes, that still counts as `healthy`. Default `1048576` (1 MiB)."},
+			"ca_certificate_pem": schema.StringAttribute{Optional: true,
+				MarkdownDescription: "CA certificate (PEM) that signed the REST API's certificate, for example `erawan_patroni_cluster.<name>.ca_certificate`. " +
+					"Set, the API is read over HTTPS and its certificate must verify against this CA for the node's address. " +
+					"Omitted, the API is read over plain HTTP unless `insecure_skip_verify` is set."},
+			"insecure_skip_verify": schema.BoolAttribute{Optional: true,
+				MarkdownDescription: "Default `false`. `true` reads the API over HTTPS without verifying its certificate, so anyone on the path could answer in the node's place; " +
+					"the data source then warns. Prefer `ca_certificate_pem`. Conflicts with it."},
 			"scope":    schema.StringAttribute{Computed: true, MarkdownDescription: "Patroni scope (cluster name)."},
 			"leader":   schema.StringAttribute{Computed: true, MarkdownDescription: "Member name of the leader; null when there is none."},
 			"timeline": schema.Int64Attribute{Computed: true, MarkdownDescription: "The leader's timeline."},
@@ -88,11 +107,25 @@ func (d *patroniClusterDataSource) Read(ctx context.Context, req datasource.Read
 	if !m.MaxLagBytes.IsNull() {
 		maxLag = m.MaxLagBytes.ValueInt64()
 	}
+	scheme, tlsCfg := "http", (*tls.Config)(nil)
+	switch {
+	case m.CACertificatePEM.ValueString() != "":
+		cfg, err := pki.ClientTLS(m.CACertificatePEM.ValueString(), "", "")
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("ca_certificate_pem"), "Unusable CA certificate", err.Error())
+			return
+		}
+		scheme, tlsCfg = "https", cfg
+	case m.InsecureSkipVerify.ValueBool():
+		scheme, tlsCfg = "https", &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} //nolint:gosec // the user asked for it, and is warned
+		resp.Diagnostics.AddAttributeWarning(path.Root("insecure_skip_verify"), "REST API certificate not verified",
+			"insecure_skip_verify = true: the Patroni REST API is read over HTTPS without checking its certificate, so whoever can intercept the connection could answer for the node. Set ca_certificate_pem instead.")
+	}
 	var view *patroni.Cluster
 	var errs []string
 	for _, a := range addrs {
 		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		c := &patroni.Client{HTTP: d.c.pool.HTTPClient(a, 10*time.Second), BaseURL: "http://" + net.JoinHostPort(a, strconv.FormatInt(port, 10))}
+		c := &patroni.Client{HTTP: d.c.pool.HTTPSClient(a, 10*time.Second, tlsCfg), BaseURL: scheme + "://" + net.JoinHostPort(a, strconv.FormatInt(port, 10))}
 		v, err := c.Cluster(hctx)
 		cancel()
 		if err == nil {
@@ -102,7 +135,11 @@ func (d *patroniClusterDataSource) Read(ctx context.Context, req datasource.Read
 		errs = append(errs, fmt.Sprintf("%s: %v", a, err))
 	}
 	if view == nil {
-		resp.Diagnostics.AddError("No Patroni member answered", strings.Join(errs, "\n"))
+		hint := ""
+		if scheme == "http" {
+			hint = "\n\nIf the REST API serves HTTPS (erawan_patroni_cluster with TLS on, the default), set ca_certificate_pem to the cluster's ca_certificate."
+		}
+		resp.Diagnostics.AddError("No Patroni member answered", strings.Join(errs, "\n")+hint)
 		return
 	}
 	h := view.Health(maxLag)

@@ -26,9 +26,9 @@ type patroniClusterResource struct {
 	clusterResource[patroniClusterModel, *pgcluster.Spec, *pgcluster.Observation, pgcluster.Drift, patroniRotation]
 }
 
-// ConfigValidators refuses colliding ports.
+// ConfigValidators refuses colliding ports and a tls block that does not hold together.
 func (r *patroniClusterResource) ConfigValidators(context.Context) []resource.ConfigValidator {
-	return []resource.ConfigValidator{patroniPortsValidator{}}
+	return []resource.ConfigValidator{patroniPortsValidator{}, tlsConfigValidator{}}
 }
 
 // patroniEngine is what erawan_patroni_cluster adds to clusterResource.
@@ -104,6 +104,11 @@ func (patroniEngine) spec(ctx context.Context, m *patroniClusterModel) (*pgclust
 	if db := knownObject[patroniDatabaseModel](ctx, m.Database, &diags); db != nil {
 		s.Database = &pgcluster.Database{Name: db.Name.ValueString(), Owner: db.Owner.ValueString(), Password: m.DatabasePassword.ValueString()}
 	}
+	// TLS runs once the cluster has a CA (made at create); a cluster that
+	// has none runs in plaintext.
+	if readTLS(ctx, m.TLS, &diags).On && !m.CACertificate.IsNull() && !m.CACertificate.IsUnknown() {
+		s.TLS = &pgcluster.TLS{RequireTLS: m.RequireTLS.ValueBool(), CAPEM: m.CACertificate.ValueString()}
+	}
 	return s, diags
 }
 
@@ -120,8 +125,44 @@ func (patroniEngine) job(old, s *pgcluster.Spec, ch *topology.Change, rot patron
 	return runner.Job{Vars: vars, Secrets: append(s.Secrets(), slices.Collect(maps.Values(rot))...)}, err
 }
 
-func (patroniEngine) observe(ctx context.Context, c *clients, s *pgcluster.Spec) *pgcluster.Observation {
-	return pgcluster.Observe(ctx, c.pool, c.sudo(), s.Name, s.Nodes, s.PatroniPort, s.EtcdClientPort, 10*time.Second)
+func (patroniEngine) tls(m *patroniClusterModel) *tlsAttrs {
+	return &tlsAttrs{TLS: &m.TLS, CACertificate: &m.CACertificate, ExpireAt: &m.CertificatesExpireAt}
+}
+
+func (patroniEngine) withCerts(s *pgcluster.Spec, certs map[string]string) {
+	if s.TLS != nil {
+		s.TLS.Certs = certs
+	}
+}
+
+func (patroniEngine) certExpiry(o *pgcluster.Observation) map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, n := range o.Nodes {
+		if !n.CertExpiry.IsZero() {
+			out[n.Name] = n.CertExpiry
+		}
+	}
+	return out
+}
+
+func (patroniEngine) nodeCerts(o *pgcluster.Observation) map[string]string {
+	out := map[string]string{}
+	for _, n := range o.Nodes {
+		if n.CertRead {
+			out[n.Name] = n.CertPEM
+		}
+	}
+	return out
+}
+
+// observe reads the nodes; with TLS, Patroni over HTTPS against the
+// cluster CA and etcd with the provider's client certificate (priv).
+func (patroniEngine) observe(ctx context.Context, c *clients, s *pgcluster.Spec, priv tlsPrivate) *pgcluster.Observation {
+	p := pgcluster.Probe{Sudo: c.sudo(), Name: s.Name, PatroniPort: s.PatroniPort, EtcdClientPort: s.EtcdClientPort, PerHost: 10 * time.Second}
+	if s.TLS != nil {
+		p.TLS, p.EtcdTLS = probeTLS(s.TLS.CAPEM, priv)
+	}
+	return pgcluster.Observe(ctx, c.pool, p, s.Nodes)
 }
 
 func (e patroniEngine) refresh(ctx context.Context, _ *clients, m *patroniClusterModel, s *pgcluster.Spec, obs *pgcluster.Observation, refreshConfig bool, diags *diag.Diagnostics) pgcluster.Drift {

@@ -117,6 +117,12 @@ func (r *patroniClusterResource) Schema(ctx context.Context, _ resource.SchemaRe
 		"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true,
 			CreateDescription: "Default `30m`.", UpdateDescription: "Default `30m`.", DeleteDescription: "Default `15m`."}),
 	}
+	for k, a := range tlsSchema("etcd client and peer traffic (with client certificates), Patroni's REST API (HTTPS), and PostgreSQL (`ssl = on`, `hostssl`, replication with `sslmode=verify-full`)") {
+		attrs[k] = a
+	}
+	attrs["require_tls"] = schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+		MarkdownDescription: "With TLS on, whether every TCP connection to PostgreSQL must use TLS: `true` (the default) leaves no plain `host` line in pg_hba, only `hostssl`. " +
+			"`false` keeps `host` lines for `allowed_cidrs` and 127.0.0.1, so clients may connect without TLS. Replication between members uses TLS either way. Changed in place."}
 	for _, k := range passwordKinds {
 		attrs[k.attr] = schema.StringAttribute{Computed: true, Sensitive: true,
 			PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},

@@ -187,6 +187,10 @@ var patroniBadInputs = clusterInputs(clusterHCL, []badInput{
 	{"address in brackets", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "[fd00::11]" }]`, `(?s)Attribute nodes\[0\]\.address.*brackets`},
 	{"address with leading zeros", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "10.0.0.011" }]`, `(?s)Attribute nodes\[0\]\.address.*not an IPv4 address`},
 	{"address 0.0.0.0", `name = "o"` + "\npostgres_version = 17\n" + `nodes = [{ name = "pg1", address = "0.0.0.0" }]`, `(?s)Attribute nodes\[0\]\.address.*not a host's address`},
+	{"tls renewal window", `name = "o"` + "\npostgres_version = 17\ntls = { validity_days = 30, renew_before_days = 30 }\n" + okNodes, `(?s)Renewal window too long.*tls\.renew_before_days \(30\) must be less than tls\.validity_days`},
+	{"tls validity 0", `name = "o"` + "\npostgres_version = 17\ntls = { validity_days = 0 }\n" + okNodes, `(?s)Attribute tls\.validity_days.*between 1 and 3650`},
+	{"tls CA not PEM", `name = "o"` + "\npostgres_version = 17\ntls = { ca_certificate_pem = \"not a certificate\", ca_private_key_pem_wo = \"x\" }\n" + okNodes, `(?s)Not a PEM certificate.*tls\.ca_certificate_pem: `},
+	{"tls CA key alone", `name = "o"` + "\npostgres_version = 17\ntls = { ca_private_key_pem_wo = \"x\" }\n" + okNodes, `(?s)Missing CA certificate.*tls\.ca_private_key_pem_wo is set, so tls\.ca_certificate_pem`},
 })
 
 // tenantBlock is a valid tenant with the attributes in over replaced ("" drops one).
@@ -223,4 +227,5 @@ var tenantBadInputs = []badInput{
 	{"one backend twice", tenantBlock(map[string]string{"backends": `["db1.example.com", "DB1.example.com."]`}), `(?s)Attribute backends\[1\].*name the same host`},
 	{"host with a port", tenantBlock(map[string]string{"host": `"10.0.0.5:22"`}), `(?s)Attribute host.*holds a port.*ssh\.port`},
 	{"host not an address", tenantBlock(map[string]string{"host": `"proxy_1!"`}), `(?s)Attribute host.*not an IPv4 address, an IPv6 address or a DNS host name`},
+	{"health check CA not PEM", tenantBlock(map[string]string{"health_check_ca_pem": `"-----BEGIN PRIVATE KEY-----"`}), `(?s)Not a PEM certificate.*health_check_ca_pem: `},
 }

@@ -30,8 +30,9 @@ resource "erawan_patroni_cluster" "bench" {
 }
 
 data "erawan_patroni_cluster" "bench" {
-  addresses  = [for n in erawan_patroni_cluster.bench.nodes : n.address]
-  depends_on = [erawan_patroni_cluster.bench]
+  addresses          = [for n in erawan_patroni_cluster.bench.nodes : n.address]
+  ca_certificate_pem = erawan_patroni_cluster.bench.ca_certificate
+  depends_on         = [erawan_patroni_cluster.bench]
 }
 
 resource "erawan_haproxy_tenant" "t" {
@@ -42,6 +43,8 @@ resource "erawan_haproxy_tenant" "t" {
   read_write_port = 6000 + 2 * count.index
   read_only_port  = 6001 + 2 * count.index
   backends        = [for n in erawan_patroni_cluster.bench.nodes : n.address]
+  # Checks verify the REST API's certificate against the cluster CA.
+  health_check_ca_pem = erawan_patroni_cluster.bench.ca_certificate
 }
 
 # The MySQL hosts (image "mysql", `LAB_MYSQL_NODES=3`): a 3-member cluster.

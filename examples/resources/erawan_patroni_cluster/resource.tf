@@ -12,6 +12,15 @@ resource "erawan_patroni_cluster" "orders" {
   synchronous_mode = false
   database         = { name = "orders", owner = "orders" }
 
+  # TLS is on by default with a CA the provider makes for this cluster; this
+  # block only shows the defaults. To sign with your own CA, set
+  # ca_certificate_pem and ca_private_key_pem_wo.
+  tls = {
+    validity_days     = 365
+    renew_before_days = 30
+  }
+  require_tls = true # pg_hba has hostssl lines only
+
   # Optional: bring your own superuser password (Terraform 1.11+, never stored
   # in the plan); bump the version to rotate it in place.
   # superuser_password_wo         = var.superuser_password
@@ -27,4 +36,10 @@ resource "erawan_patroni_cluster" "orders" {
 
 output "orders_leader" {
   value = erawan_patroni_cluster.orders.leader
+}
+
+# Clients verify the servers with the cluster CA, for example
+# psql "host=10.0.0.11 dbname=orders sslmode=verify-full sslrootcert=ca.crt".
+output "orders_ca_certificate" {
+  value = erawan_patroni_cluster.orders.ca_certificate
 }
