@@ -258,6 +258,8 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 	pool := labPool(t, l)
 	var replica string // a replica's address, chosen after create
 	var startTimes map[string]string
+	var loopAt loopTarget // the leader, for the client loop during the renewal
+	var loop *writeLoop
 	all := []int{0, 1, 2}
 
 	resource.Test(t, resource.TestCase{
@@ -382,20 +384,32 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 			},
 			{ // scale 2 -> 3: the data written before is on the new member
 				Config: accConfig(l, all, 200, false),
-				Check: resource.ComposeAggregateTestCheckFunc(checkHealthy(3), func(s *terraform.State) error {
+				Check: resource.ComposeAggregateTestCheckFunc(checkHealthy(3), loopAt.capture, func(s *terraform.State) error {
 					return sqlOn(s, "pg3", checkRow)
 				}),
 			},
 			{ // renewal: renew_before_days now exceeds the time left, so the plan
 				// shows an update (with a warning) and apply renews every node
-				// certificate in place, with reloads and no restart.
-				PreConfig: func() { startTimes = postmasterStarts(t, pool, l) },
-				Config:    accConfigTLS(l, all, 200, false, accRenewTLS),
+				// certificate in place, with reloads and no restart. A client
+				// writes through a new verify-full connection to the leader
+				// every 100 ms throughout, and no write may fail.
+				PreConfig: func() {
+					startTimes = postmasterStarts(t, pool, l)
+					loop = startWriteLoop(t, loopAt, 100*time.Millisecond)
+				},
+				Config: accConfigTLS(l, all, 200, false, accRenewTLS),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(accRes, plancheck.ResourceActionUpdate),
 					plancheck.ExpectUnknownValue(accRes, tfjsonpath.New("certificates_expire_at")),
 				}},
-				Check: resource.ComposeAggregateTestCheckFunc(checkHealthy(3), checkTLS(t, pool, l, 5), func(s *terraform.State) error {
+				Check: resource.ComposeAggregateTestCheckFunc(func(*terraform.State) error {
+					ok, failed, longest, firstErr := loop.finish()
+					t.Logf("renewal: the client loop wrote %d rows through new TLS connections to the leader; %d writes failed, longest outage %.1f s", ok, failed, longest.Seconds())
+					if failed > 0 || ok == 0 {
+						return fmt.Errorf("during the renewal %d of %d writes through new TLS connections failed, for up to %.1f s; first: %v", failed, ok+failed, longest.Seconds(), firstErr)
+					}
+					return nil
+				}, checkHealthy(3), checkTLS(t, pool, l, 5), func(s *terraform.State) error {
 					if after := postmasterStarts(t, pool, l); !maps.Equal(after, startTimes) {
 						return fmt.Errorf("PostgreSQL restarted during the renewal: start times %v, then %v", startTimes, after)
 					}
