@@ -97,14 +97,11 @@ type TLS struct {
 	Certs map[string]string
 }
 
-// TLSVars is the TLS of a run as the playbooks see it.
+// TLSVars is the TLS of a run as the playbooks see it: the shared
+// pki.RunVars and require_tls.
 type TLSVars struct {
-	Enabled    bool              `json:"enabled"`
-	RequireTLS bool              `json:"require"`
-	CAPEM      string            `json:"ca_pem"`
-	Certs      map[string]string `json:"certs"`
-	// PendingKeys are the paths of the pending keys, by member name.
-	PendingKeys map[string]string `json:"pending_keys"`
+	pki.RunVars
+	RequireTLS bool `json:"require"`
 }
 
 // Equal reports whether two specs would give the nodes the same playbook
@@ -291,14 +288,8 @@ func DiffConfig(old, next *Spec) (map[string]any, []string) {
 // tlsVars renders the TLS of a run; the pending key of every member that
 // gets a certificate is at pki.PendingKey(id, member).
 func (s *Spec) tlsVars() TLSVars {
-	v := TLSVars{Certs: map[string]string{}, PendingKeys: map[string]string{}}
 	if s.TLS == nil {
-		return v
+		return TLSVars{RunVars: pki.NewRunVars(s.ID, "", nil)}
 	}
-	v.Enabled, v.RequireTLS, v.CAPEM = true, s.TLS.RequireTLS, s.TLS.CAPEM
-	for m, c := range s.TLS.Certs {
-		v.Certs[m] = c
-		v.PendingKeys[m] = pki.PendingKey(s.ID, m)
-	}
-	return v
+	return TLSVars{RunVars: pki.NewRunVars(s.ID, s.TLS.CAPEM, s.TLS.Certs), RequireTLS: s.TLS.RequireTLS}
 }

@@ -302,3 +302,21 @@ func mustSign(t *testing.T, ca *CA) string {
 	}
 	return p
 }
+
+// Resource ids of both engines (MySQL names may hold capitals) make a
+// request script; anything a shell could read as more than a name does not.
+func TestRequestScriptNames(t *testing.T) {
+	for _, id := range []string{"acc-1a2b3c", "accCluster-8eeb0a7b8a1e"} {
+		if _, err := RequestScript(id, "db1"); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+	for _, bad := range []string{"", "a b", "x;rm", "../x", "-x", "a$b"} {
+		if _, err := RequestScript(bad, "db1"); err == nil {
+			t.Errorf("id %q accepted", bad)
+		}
+		if _, err := RequestScript("acc-1", bad); err == nil {
+			t.Errorf("member %q accepted", bad)
+		}
+	}
+}

@@ -11,7 +11,7 @@ import (
 // (root-only, 0700; each key 0600).
 const PendingDir = "/etc/erawan/.tls-pending"
 
-var safeName = regexp.MustCompile(`^[a-z0-9_][a-z0-9_.-]{0,127}$`)
+var safeName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 
 // PendingKey is the path of the pending key of member of resource id.
 func PendingKey(id, member string) string {
@@ -40,4 +40,31 @@ func RequestScript(id, member string) (string, error) {
 		"openssl req -new -key " + key + " -subj /CN=" + member,
 		"",
 	}, "\n"), nil
+}
+
+// RunVars is a cluster's TLS as one playbook run sees it (the extra
+// variable erawan_tls of every engine): the CA certificate, the node
+// certificates issued in this run by member name, and the path of the key
+// each was issued for (left pending on that node by RequestScript).
+type RunVars struct {
+	Enabled     bool              `json:"enabled"`
+	CAPEM       string            `json:"ca_pem"`
+	Certs       map[string]string `json:"certs"`
+	PendingKeys map[string]string `json:"pending_keys"`
+}
+
+// NewRunVars renders the TLS of a run of resource id: caPEM is the cluster
+// CA ("" without TLS: Enabled false, no certificates) and certs the
+// certificates issued in this run, by member name.
+func NewRunVars(id, caPEM string, certs map[string]string) RunVars {
+	v := RunVars{Certs: map[string]string{}, PendingKeys: map[string]string{}}
+	if caPEM == "" {
+		return v
+	}
+	v.Enabled, v.CAPEM = true, caPEM
+	for m, c := range certs {
+		v.Certs[m] = c
+		v.PendingKeys[m] = PendingKey(id, m)
+	}
+	return v
 }
