@@ -36,6 +36,13 @@ func (s *Spec) AdminAPIScripts() map[string]string {
 	for _, n := range s.Nodes {
 		allow = append(allow, n.Address)
 	}
+	// With the cluster CA, members verify each other's certificate and
+	// address (the node certificates name it); without, traffic is still
+	// encrypted with the servers' own certificates.
+	sslMode := "REQUIRED"
+	if s.TLS != nil {
+		sslMode = "VERIFY_IDENTITY"
+	}
 	header := fmt.Sprintf(`import json, os, sys
 PASSWORD = os.environ[%s]
 USER = %s
@@ -43,6 +50,7 @@ PORT = %d
 GROUP_PORT = %d
 CLUSTER = %s
 ALLOW = %s
+SSL_MODE = %s
 
 def admin_uri(host):
     return {"user": USER, "password": PASSWORD, "host": host, "port": PORT}
@@ -57,7 +65,7 @@ def target():
     host, _, port = os.environ["ERAWAN_TARGET"].rpartition(":")
     return host
 `, pyString(AdminAPIPasswordEnv), pyString(s.ClusterAdminUser), s.MySQLPort, s.GroupPort, pyString(s.Name),
-		pyString(strings.Join(append(allow, "127.0.0.1"), ",")))
+		pyString(strings.Join(append(allow, "127.0.0.1"), ",")), pyString(sslMode))
 	return map[string]string{
 		// Run on each member, connected as root over the socket.
 		"configure_instance": header + `
@@ -71,7 +79,7 @@ shell.connect(admin_uri(target()))
 try:
     cluster = dba.get_cluster(CLUSTER)
 except Exception:
-    cluster = dba.create_cluster(CLUSTER, {"memberSslMode": "REQUIRED", "ipAllowlist": ALLOW,
+    cluster = dba.create_cluster(CLUSTER, {"memberSslMode": SSL_MODE, "ipAllowlist": ALLOW,
                                            "localAddress": "%s:%d" % (target(), GROUP_PORT)})
 report(cluster)
 `,

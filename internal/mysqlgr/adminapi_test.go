@@ -34,7 +34,8 @@ func TestAdminAPIScripts(t *testing.T) {
 	for want, script := range map[string]string{
 		`"recoveryMethod": "clone"`:                         "add_instance",
 		`dba.create_cluster(CLUSTER`:                        "create_cluster",
-		`"memberSslMode": "REQUIRED"`:                       "create_cluster",
+		`"memberSslMode": SSL_MODE`:                         "create_cluster",
+		`SSL_MODE = "REQUIRED"`:                             "add_instance",
 		`.dissolve({"force": True})`:                        "dissolve",
 		`cluster.set_primary_instance(`:                     "set_primary",
 		`CLUSTER = "prodCluster"`:                           "status",
@@ -43,6 +44,10 @@ func TestAdminAPIScripts(t *testing.T) {
 		if !strings.Contains(scripts[script], want) {
 			t.Errorf("%s lacks %s", script, want)
 		}
+	}
+	s.TLS = &TLS{CAPEM: "CA"}
+	if !strings.Contains(s.AdminAPIScripts()["create_cluster"], `SSL_MODE = "VERIFY_IDENTITY"`) {
+		t.Error("with the cluster CA, members verify each other's identity")
 	}
 	py := testbin.Require(t, "python3", "syntax not checked")
 	dir := t.TempDir()

@@ -1,10 +1,12 @@
 package mysqlgr
 
 import (
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/pki"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/testspec"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
@@ -41,6 +43,12 @@ func TestParseProbe(t *testing.T) {
 	}
 	if down.MySQLUp || !strings.Contains(down.MySQLError, "2002") {
 		t.Errorf("mysql down: %+v", down)
+	}
+	tlsProbe, err := ParseProbe("marker\tabsent\ncertfile\tpresent\ncert\t-----BEGIN CERTIFICATE-----\ncert\tAAAA\ncert\t-----END CERTIFICATE-----\n" +
+		"keymatch\tno\nself\tu\t9.7.4\t\nsslcert\t/etc/mysql/erawan-x-tls/node.crt\nsslexp\tDec  4 02:16:07 2027 GMT\n")
+	if err != nil || !tlsProbe.CertFile || tlsProbe.CertPEM != "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n" ||
+		!tlsProbe.ServedExpiry.Equal(time.Date(2027, 12, 4, 2, 16, 7, 0, time.UTC)) || !tlsProbe.KeyMismatch || tlsProbe.SSLCert != "/etc/mysql/erawan-x-tls/node.crt" {
+		t.Errorf("TLS lines: %+v %v", tlsProbe, err)
 	}
 	if _, err := ParseProbe("marker\tabsent\n"); err == nil {
 		t.Error("a probe without the mysql client's answer must fail")
@@ -196,6 +204,15 @@ func TestVars(t *testing.T) {
 	if _, ok := v.Scripts["create_cluster"]; ok {
 		t.Error("group_replication mode renders no MySQL Shell scripts")
 	}
+	if v.TLS.Enabled || len(v.TLS.Certs) != 0 || v.Marker.TLS {
+		t.Errorf("a spec without TLS gives the run none: %+v", v.TLS)
+	}
+	s.TLS = &TLS{CAPEM: "CA", Certs: map[string]string{"db2": "CERT"}}
+	v = s.Vars(nil, false)
+	if !v.TLS.Enabled || v.TLS.CAPEM != "CA" || v.TLS.Certs["db2"] != "CERT" || v.TLS.PendingKeys["db2"] != pki.PendingKey(s.ID, "db2") ||
+		!v.Marker.TLS || v.TLSDir != "/etc/mysql/erawan-"+s.Name+"-tls" {
+		t.Errorf("TLS vars %+v dir %s marker %v", v.TLS, v.TLSDir, v.Marker.TLS)
+	}
 }
 
 // Spec.Equal decides whether Update runs a playbook: a field it does not
@@ -204,6 +221,7 @@ func TestSpecEqualCoversEveryField(t *testing.T) {
 	full := func() *Spec {
 		s := spec()
 		s.Router, s.RouterRWPort, s.RouterROPort, s.RouterPassword = true, 6446, 6447, "routerpw"
+		s.TLS = &TLS{CAPEM: "ca", Certs: map[string]string{"db1": "cert"}}
 		return s
 	}
 	testspec.EqualCoversEveryField(t, full, (*Spec).Equal, nil)

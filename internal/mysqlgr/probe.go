@@ -46,6 +46,21 @@ type NodeProbe struct {
 	Version       string        // @@version
 	GroupName     string        // group_replication_group_name, empty without the plugin
 	Members       []GroupMember // this node's view of the group
+	// CertFile says whether TLSDir(name)/node.crt exists, and CertPEM is
+	// its content ("" when absent).
+	CertFile bool
+	CertPEM  string
+	// KeyMismatch says node.key does not belong to node.crt (an install
+	// that stopped between the two files): the certificate cannot be used.
+	KeyMismatch bool
+	// SSLCert is the certificate file the server uses (@@ssl_cert), and
+	// ServedExpiry when the certificate it presents to clients expires
+	// (status variable Ssl_server_not_after, which ALTER INSTANCE RELOAD TLS
+	// updates); zero when the server reports none.
+	SSLCert      string
+	ServedExpiry time.Time
+	// UsesNodeCert says SSLCert is the cluster's node.crt (set by Observe).
+	UsesNodeCert bool
 }
 
 // Self returns this node's own row in its view of the group, or nil.
@@ -64,11 +79,18 @@ func (p *NodeProbe) Self() *GroupMember {
 // must be a validated cluster name.
 func ProbeScript(name string) string {
 	q := "SELECT 'self', @@server_uuid, @@version, IFNULL((SELECT VARIABLE_VALUE FROM performance_schema.global_variables WHERE VARIABLE_NAME='group_replication_group_name'),'');" +
+		" SELECT 'sslcert', IFNULL(@@ssl_cert,'');" +
+		" SELECT 'sslexp', VARIABLE_VALUE FROM performance_schema.global_status WHERE VARIABLE_NAME='Ssl_server_not_after';" +
 		" SELECT 'member', MEMBER_ID, MEMBER_HOST, IFNULL(MEMBER_PORT,0), MEMBER_STATE, MEMBER_ROLE, MEMBER_VERSION FROM performance_schema.replication_group_members;"
 	return topology.MarkerIDScript("/etc/erawan/mysql-"+name+"/erawan.json") + `
 echo "check	$(systemctl is-active erawan-mysql-check-` + name + ` 2>/dev/null)"
 echo "router	$(systemctl is-active erawan-mysqlrouter-` + name + ` 2>/dev/null)"
 command -v mysqlsh >/dev/null 2>&1 && echo "mysqlsh	yes" || echo "mysqlsh	no"
+if [ -f ` + TLSDir(name) + `/node.crt ]; then echo "certfile	present"; awk '{print "cert\t" $0}' ` + TLSDir(name) + `/node.crt; else echo "certfile	absent"; fi
+if [ -f ` + TLSDir(name) + `/node.crt ] && [ -f ` + TLSDir(name) + `/node.key ]; then
+  c=$(openssl x509 -noout -pubkey -in ` + TLSDir(name) + `/node.crt 2>/dev/null | sha256sum); k=$(openssl pkey -pubout -in ` + TLSDir(name) + `/node.key 2>/dev/null | sha256sum)
+  [ "$c" = "$k" ] && echo "keymatch	yes" || echo "keymatch	no"
+fi
 if out=$(mysql --protocol=socket -u root -N -B -e "` + q + `" 2>&1); then printf '%s\n' "$out"; else printf 'mysqlerror\t%s\n' "$(printf '%s' "$out" | head -n 1)"; fi
 `
 }
@@ -90,6 +112,23 @@ func ParseProbe(out string) (*NodeProbe, error) {
 			p.RouterActive = len(f) > 1 && f[1] == "active"
 		case "mysqlsh":
 			p.MySQLSh = len(f) > 1 && f[1] == "yes"
+		case "certfile":
+			p.CertFile = len(f) > 1 && f[1] == "present"
+		case "cert":
+			p.CertPEM += strings.Join(f[1:], "\t") + "\n"
+		case "keymatch":
+			p.KeyMismatch = len(f) > 1 && f[1] == "no"
+		case "sslcert":
+			if len(f) > 1 {
+				p.SSLCert = f[1]
+			}
+		case "sslexp":
+			if len(f) > 1 && f[1] != "" {
+				// "Dec  4 02:16:07 2027 GMT", as OpenSSL prints notAfter.
+				if at, err := time.Parse("Jan _2 15:04:05 2006 MST", strings.Join(strings.Fields(f[1]), " ")); err == nil {
+					p.ServedExpiry = at.UTC()
+				}
+			}
 		case "mysqlerror":
 			sawMySQL = true
 			p.MySQLError = strings.TrimSpace(strings.Join(f[1:], " "))
@@ -143,6 +182,9 @@ func Observe(ctx context.Context, pool *sshclient.Pool, name, sudo string, nodes
 		out, err := pool.Run(hctx, n.Address, sudo+"sh -s", []byte(ProbeScript(name)))
 		if err == nil {
 			st.Probe, err = ParseProbe(string(out))
+		}
+		if err == nil {
+			st.Probe.UsesNodeCert = st.Probe.SSLCert == TLSDir(name)+"/node.crt"
 		}
 		st.SSHError = err
 		return st

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/pki"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
@@ -27,6 +28,7 @@ const (
 // runs the role mysql_<step>.
 const (
 	StepPreflight       = "preflight"
+	StepTLS             = "tls"
 	StepConfigure       = "configure"
 	StepBootstrap       = "bootstrap"
 	StepJoin            = "join"
@@ -48,8 +50,8 @@ const (
 
 // Steps of each playbook, in order.
 var (
-	CreateSteps = []string{StepPreflight, StepConfigure, StepBootstrap, StepJoin, StepCheckService, StepRouter, StepVerify, StepDatabase}
-	UpdateSteps = []string{StepPreflight, StepPrimaryHandover, StepRemoveMembers, StepMembership, StepAddMembers, StepConverge,
+	CreateSteps = []string{StepPreflight, StepTLS, StepConfigure, StepBootstrap, StepJoin, StepCheckService, StepRouter, StepVerify, StepDatabase}
+	UpdateSteps = []string{StepPreflight, StepTLS, StepPrimaryHandover, StepRemoveMembers, StepMembership, StepAddMembers, StepConverge,
 		StepPasswords, StepCheckService, StepRouter, StepDatabase, StepVerify}
 	DeleteSteps = []string{StepTeardown}
 )
@@ -79,7 +81,30 @@ type Spec struct {
 	AdminPassword    string
 	DatabasePassword string
 	RouterPassword   string // MySQL Router's account, when Router is on
+	// TLS is the cluster's TLS; nil leaves the server's own self-signed
+	// certificate in place and Group Replication at REQUIRED (encrypted,
+	// nothing verified).
+	TLS *TLS
 }
+
+// TLS is how a cluster's channels are secured with node certificates of the
+// cluster CA: the server's client TLS (ssl_ca, ssl_cert, ssl_key), group
+// communication (group_replication_ssl_mode = VERIFY_IDENTITY) and the
+// recovery channel and clone (verifying the donor against the CA).
+type TLS struct {
+	// CAPEM is the cluster CA's certificate.
+	CAPEM string
+	// Certs are the node certificates this run installs, by member name
+	// (each for the key pki.RequestScript left pending on that node);
+	// members absent keep theirs.
+	Certs map[string]string
+}
+
+// TLSDir is where a member of cluster name keeps its TLS files: ca.crt,
+// node.crt and node.key (0600, owned by mysql). It is under /etc/mysql
+// because Debian's AppArmor profile of mysqld lets it read there and not
+// under /etc/erawan.
+func TLSDir(name string) string { return "/etc/mysql/erawan-" + name + "-tls" }
 
 // Equal reports whether two specs would give the nodes the same playbook
 // inputs. Every field of Spec takes part (TestSpecEqualCoversEveryField
@@ -90,7 +115,8 @@ func (s *Spec) Equal(o *Spec) bool {
 		s.ClusterAdminUser == o.ClusterAdminUser && s.Router == o.Router &&
 		s.RouterRWPort == o.RouterRWPort && s.RouterROPort == o.RouterROPort && s.PrimaryCheckPort == o.PrimaryCheckPort &&
 		reflect.DeepEqual(s.Database, o.Database) && s.AdminPassword == o.AdminPassword &&
-		(s.Database == nil || s.DatabasePassword == o.DatabasePassword) && s.RouterPassword == o.RouterPassword
+		(s.Database == nil || s.DatabasePassword == o.DatabasePassword) && s.RouterPassword == o.RouterPassword &&
+		reflect.DeepEqual(s.TLS, o.TLS)
 }
 
 // Secrets lists every secret of the spec and the forms in which the
@@ -146,6 +172,8 @@ type Marker struct {
 	// No database password: MySQL keeps only its hash.
 	RouterPassword string            `json:"router_password,omitempty"`
 	Members        []topology.Member `json:"members"`
+	// TLS says the members use certificates of a cluster CA, in TLSDir.
+	TLS bool `json:"tls"`
 }
 
 // Marker returns the marker content of the spec.
@@ -153,7 +181,7 @@ func (s *Spec) Marker() Marker {
 	m := Marker{ID: s.ID, Name: s.Name, GroupName: s.GroupName, MySQLPort: s.MySQLPort, GroupPort: s.GroupPort,
 		Management: s.Management, ClusterAdminUser: s.ClusterAdminUser, ClusterAdminPassword: s.AdminPassword,
 		Router: s.Router, PrimaryCheckPort: s.PrimaryCheckPort, Database: s.Database, RouterPassword: s.RouterPassword,
-		Members: s.Nodes}
+		Members: s.Nodes, TLS: s.TLS != nil}
 	return m
 }
 
@@ -206,6 +234,8 @@ type Vars struct {
 	RouterPassword   string                `json:"erawan_mysql_router_password"`
 	RotateAdmin      bool                  `json:"erawan_mysql_rotate_admin"`
 	Scripts          map[string]string     `json:"erawan_mysql_scripts"` // AdminAPI scripts by name; empty in group_replication mode
+	TLS              pki.RunVars           `json:"erawan_tls"`
+	TLSDir           string                `json:"erawan_mysql_tls_dir"`
 }
 
 // Vars renders the playbook variables: removed lists the members an update
@@ -226,6 +256,10 @@ func (s *Spec) Vars(removed []topology.Member, rotateAdmin bool) *Vars {
 		CheckPort: s.PrimaryCheckPort, Marker: s.Marker(), AdminPassword: s.AdminPassword,
 		AdminPasswordSQL: SQLString(s.AdminPassword), RouterPassword: s.RouterPassword,
 		RotateAdmin: rotateAdmin, Scripts: map[string]string{},
+		TLS: pki.NewRunVars(s.ID, "", nil), TLSDir: TLSDir(s.Name),
+	}
+	if s.TLS != nil {
+		v.TLS = pki.NewRunVars(s.ID, s.TLS.CAPEM, s.TLS.Certs)
 	}
 	if s.Database != nil {
 		v.Database = &DatabaseVars{

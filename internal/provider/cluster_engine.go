@@ -68,6 +68,7 @@ type engineInfo struct {
 	opTimeout     time.Duration     // default of the create and update timeouts
 	nameRE        *regexp.Regexp    // valid cluster names
 	importExample string            // an import id
+	renewal       string            // how apply renews node certificates, for the plan's warning
 }
 
 // clusterEngine is what one engine supplies to clusterResource.

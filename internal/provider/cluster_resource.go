@@ -399,8 +399,8 @@ func (r *clusterResource[M, S, O, D, R]) ModifyPlan(ctx context.Context, req res
 			list = append(list, fmt.Sprintf("%s (expires %s)", m.Name, readTLSPrivate(ctx, req.Private).Expiry[m.Name].UTC().Format(time.RFC3339)))
 		}
 		resp.Diagnostics.AddWarning(fmt.Sprintf("Node certificates of %s are due for renewal", r.object(pb.Name.ValueString())),
-			fmt.Sprintf("%s: within tls.renew_before_days of expiry. terraform apply issues new certificates in place (each key made on its node), "+
-				"one node at a time, and reloads Patroni and PostgreSQL (no restart; etcd reads its certificate on every new connection).", strings.Join(list, ", ")))
+			fmt.Sprintf("%s: within tls.renew_before_days of expiry. terraform apply issues new certificates in place (each key made on its node), %s",
+				strings.Join(list, ", "), r.engine.info().renewal))
 		changed = true
 	}
 	r.planObserved(ctx, &plan, &state, changed)

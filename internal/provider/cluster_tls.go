@@ -96,19 +96,24 @@ var tlsAttrTypes = map[string]attr.Type{
 	"validity_days": types.Int64Type, "renew_before_days": types.Int64Type,
 }
 
+// tlsDoc is what an engine's `tls` descriptions say of it.
+type tlsDoc struct {
+	channels  string // the channels TLS covers
+	plaintext string // what `enabled = false` exposes
+	clients   string // where clients put ca_certificate
+}
+
 // tlsSchema returns the `tls` block and the computed `ca_certificate` and
-// `certificates_expire_at` of a cluster resource; what lists the channels
-// TLS covers, for the description.
-func tlsSchema(what string) map[string]schema.Attribute {
+// `certificates_expire_at` of a cluster resource, described for one engine.
+func tlsSchema(d tlsDoc) map[string]schema.Attribute {
 	return map[string]schema.Attribute{
 		"tls": schema.SingleNestedAttribute{Optional: true,
-			MarkdownDescription: "TLS of the cluster's channels: " + what + ". Omitted, TLS is on with a CA the provider makes for this cluster " +
+			MarkdownDescription: "TLS of the cluster's channels: " + d.channels + ". Omitted, TLS is on with a CA the provider makes for this cluster " +
 				"and 365-day node certificates renewed 30 days before they expire. Each node's private key is made on the node (`openssl`) and never leaves it; " +
 				"the provider signs the node's certificate request. See the resource's Security model section.",
 			Attributes: map[string]schema.Attribute{
 				"enabled": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
-					MarkdownDescription: "Default `true`. `false` runs every channel in plaintext: anyone who can reach the etcd client port can rewrite the cluster's configuration " +
-						"(and so run code as `postgres` on every member), and passwords cross the network in the clear. Unsafe outside a lab. " +
+					MarkdownDescription: "Default `true`. `false` runs without the cluster CA: " + d.plaintext + " Unsafe outside a lab. " +
 						"Changing it on an existing cluster is refused at plan time for now (a move in place is planned)."},
 				"ca_certificate_pem": schema.StringAttribute{Optional: true,
 					Validators:          []validator.String{caCertificateValidator{}},
@@ -124,7 +129,7 @@ func tlsSchema(what string) map[string]schema.Attribute {
 			}},
 		"ca_certificate": schema.StringAttribute{Computed: true,
 			PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			MarkdownDescription: "The cluster CA's certificate (PEM), for clients to verify the servers: `sslrootcert` for PostgreSQL, `health_check_ca_pem` of `erawan_haproxy_tenant`, `ca_certificate_pem` of the data source. Null without TLS."},
+			MarkdownDescription: "The cluster CA's certificate (PEM), for clients to verify the servers: " + d.clients + ". Null without TLS."},
 		"certificates_expire_at": schema.StringAttribute{Computed: true,
 			PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			MarkdownDescription: "When the earliest node certificate expires (RFC 3339, UTC). Null without TLS."},
@@ -461,4 +466,47 @@ func caExpiring(caPEM string, renewBefore time.Duration, now time.Time) (time.Ti
 		return time.Time{}, false
 	}
 	return ca.NotAfter, !now.Before(ca.NotAfter.Add(-renewBefore))
+}
+
+// tlsImport is what import reads of a cluster's TLS from its nodes: the CA
+// certificate and each member's node certificate expiry.
+type tlsImport struct {
+	ca     string
+	expiry map[string]time.Time
+}
+
+// read reads dir/ca.crt and dir/node.crt of member on addr (as root).
+func (t *tlsImport) read(ctx context.Context, c *clients, addr, dir, member string) error {
+	out, err := c.pool.Run(ctx, addr, c.sudo()+"cat "+dir+"/ca.crt", nil)
+	if err != nil {
+		return fmt.Errorf("reading the cluster CA %s/ca.crt: %w", dir, err)
+	}
+	t.ca = string(out)
+	if cert, err := c.pool.Run(ctx, addr, c.sudo()+"cat "+dir+"/node.crt", nil); err == nil {
+		if exp, err := pki.Expiry(string(cert)); err == nil {
+			if t.expiry == nil {
+				t.expiry = map[string]time.Time{}
+			}
+			t.expiry[member] = exp
+		}
+	}
+	return nil
+}
+
+// set fills an imported model's TLS attributes: on (the marker says the
+// cluster has TLS) keeps the CA read and warns that its key is not
+// imported (more adds the engine's own consequence); off writes
+// `tls = { enabled = false }`.
+func (t *tlsImport) set(on bool, a *tlsAttrs, nodes []topology.Member, more string, diags *diag.Diagnostics) {
+	*a.TLS = types.ObjectNull(tlsAttrTypes)
+	a.setNull()
+	if !on {
+		*a.TLS = tlsDisabledValue()
+		return
+	}
+	*a.CACertificate = types.StringValue(t.ca)
+	*a.ExpireAt = tlsPrivate{Expiry: t.expiry}.earliest(nodes)
+	diags.AddWarning("The CA's private key is not imported",
+		strings.TrimSpace("The cluster's CA certificate is read from the nodes, but not its private key: a CA the provider made keeps its key in the state that created the cluster. "+
+			"This state can read and change the cluster, but an apply that issues a certificate (a new member, a renewal) fails until tls.ca_certificate_pem and tls.ca_private_key_pem_wo give the CA. "+more))
 }

@@ -156,6 +156,9 @@ type mysqlClusterModel struct {
 	AdminPasswordVersion types.Int64  `tfsdk:"cluster_admin_password_wo_version"`
 	DatabasePassword     types.String `tfsdk:"database_password"`
 	RouterPassword       types.String `tfsdk:"router_password"`
+	TLS                  types.Object `tfsdk:"tls"`
+	CACertificate        types.String `tfsdk:"ca_certificate"`
+	CertificatesExpireAt types.String `tfsdk:"certificates_expire_at"`
 }
 
 // mysqlDatabaseModel is erawan_mysql_cluster's `database`.

@@ -19,6 +19,7 @@ type mysqlImporter struct {
 	c      *clients
 	name   string
 	marker mysqlgr.Marker
+	tls    tlsImport
 }
 
 func (mysqlEngine) importer(_ context.Context, c *clients, name string) clusterImporter[mysqlClusterModel] {
@@ -37,9 +38,15 @@ func (p *mysqlImporter) node(ctx context.Context, addr string) (string, string, 
 	}
 	p.marker = m
 	for _, n := range m.Members {
-		if n.Address == addr {
-			return m.ID, n.Name, nil
+		if n.Address != addr {
+			continue
 		}
+		if m.TLS {
+			if err := p.tls.read(ctx, p.c, addr, mysqlgr.TLSDir(p.name), n.Name); err != nil {
+				return "", "", err
+			}
+		}
+		return m.ID, n.Name, nil
 	}
 	return "", "", fmt.Errorf("the marker on %s does not list %s among the members %v", addr, addr, m.Members)
 }
@@ -61,6 +68,7 @@ func (p *mysqlImporter) model(_ context.Context, id string, nodes []topology.Mem
 		DatabasePassword: types.StringNull(), RouterPassword: types.StringNull(), Primary: types.StringNull(),
 	}
 	st.setRouterPorts()
+	p.tls.set(mk.TLS, mysqlEngine{}.tls(&st), nodes, "", &diags)
 	if mk.RouterPassword != "" {
 		st.RouterPassword = types.StringValue(mk.RouterPassword)
 	}

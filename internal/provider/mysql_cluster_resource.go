@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/mysqlgr"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/pki"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/runner"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/secrets"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
@@ -34,7 +35,9 @@ func (r mysqlRotation) rotates() bool { return bool(r) }
 func (mysqlEngine) info() engineInfo {
 	return engineInfo{kind: "MySQL", keeps: "the generated passwords and the group name", gone: " (no marker, no group)",
 		typeSuffix: "_mysql_cluster", create: mysqlgr.PlaybookCreate, update: mysqlgr.PlaybookUpdate, del: mysqlgr.PlaybookDelete,
-		opTimeout: 45 * time.Minute, nameRE: mysqlClusterNameRE, importExample: "prodCluster@10.0.0.21,10.0.0.22,10.0.0.23"}
+		opTimeout: 45 * time.Minute, nameRE: mysqlClusterNameRE, importExample: "prodCluster@10.0.0.21,10.0.0.22,10.0.0.23",
+		renewal: "one member at a time: ALTER INSTANCE RELOAD TLS for client connections, then Group Replication stopped and started on that member " +
+			"(group communication reads its certificate only then). The primary goes last, after handing its role to an ONLINE secondary, so writes pause for one primary change."}
 }
 
 func (mysqlEngine) base(m *mysqlClusterModel) *clusterBase    { return &m.clusterBase }
@@ -125,6 +128,11 @@ func (mysqlEngine) spec(ctx context.Context, m *mysqlClusterModel) (*mysqlgr.Spe
 	if db := knownObject[mysqlDatabaseModel](ctx, m.Database, &diags); db != nil {
 		s.Database = &mysqlgr.Database{Name: db.Name.ValueString(), User: db.User.ValueString(), SSLRequired: db.SSLRequired.ValueBool()}
 	}
+	// TLS runs once the cluster has a CA (made at create); a cluster that
+	// has none keeps the servers' own certificates.
+	if readTLS(ctx, m.TLS, &diags).On && !m.CACertificate.IsNull() && !m.CACertificate.IsUnknown() {
+		s.TLS = &mysqlgr.TLS{CAPEM: m.CACertificate.ValueString()}
+	}
 	return s, diags
 }
 
@@ -140,14 +148,51 @@ func (mysqlEngine) job(_, s *mysqlgr.Spec, ch *topology.Change, rot mysqlRotatio
 	return runner.Job{Vars: s.Vars(removed, bool(rot)), Secrets: s.Secrets()}, nil
 }
 
-// tls: erawan_mysql_cluster has no TLS block yet.
-func (mysqlEngine) tls(*mysqlClusterModel) *tlsAttrs { return nil }
+func (mysqlEngine) tls(m *mysqlClusterModel) *tlsAttrs {
+	return &tlsAttrs{TLS: &m.TLS, CACertificate: &m.CACertificate, ExpireAt: &m.CertificatesExpireAt}
+}
 
-func (mysqlEngine) withCerts(*mysqlgr.Spec, map[string]string) {}
+func (mysqlEngine) withCerts(s *mysqlgr.Spec, certs map[string]string) {
+	if s.TLS != nil {
+		s.TLS.Certs = certs
+	}
+}
 
-func (mysqlEngine) certExpiry(*mysqlgr.Observation) map[string]time.Time { return nil }
+// certExpiry is when each answering member's certificate expires: the one
+// its server presents to clients (Ssl_server_not_after) when the server
+// uses the cluster's node.crt, else the file's own (a server that does not
+// use the file yet, or is down).
+func (mysqlEngine) certExpiry(o *mysqlgr.Observation) map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, n := range o.Nodes {
+		p := n.Probe
+		if p == nil {
+			continue
+		}
+		if !p.ServedExpiry.IsZero() && p.UsesNodeCert {
+			out[n.Name] = p.ServedExpiry
+		} else if at, err := pki.Expiry(p.CertPEM); p.CertFile && err == nil {
+			out[n.Name] = at
+		}
+	}
+	return out
+}
 
-func (mysqlEngine) nodeCerts(*mysqlgr.Observation) map[string]string { return nil }
+// nodeCerts is each answering member's node.crt; "" (missing, so apply
+// issues a new one) when the file is absent or node.key does not belong
+// to it.
+func (mysqlEngine) nodeCerts(o *mysqlgr.Observation) map[string]string {
+	out := map[string]string{}
+	for _, n := range o.Nodes {
+		if n.Probe != nil {
+			out[n.Name] = n.Probe.CertPEM
+			if n.Probe.KeyMismatch {
+				out[n.Name] = ""
+			}
+		}
+	}
+	return out
+}
 
 func (mysqlEngine) observe(ctx context.Context, c *clients, s *mysqlgr.Spec, _ tlsPrivate) *mysqlgr.Observation {
 	return mysqlgr.Observe(ctx, c.pool, s.Name, c.sudo(), s.Nodes, 10*time.Second)

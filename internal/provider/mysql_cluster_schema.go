@@ -172,12 +172,21 @@ func (r *mysqlClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				CreateDescription: "Default `45m`.", UpdateDescription: "Default `45m`.", DeleteDescription: "Default `15m`."}),
 		},
 	}
+	for k, a := range tlsSchema(tlsDoc{
+		channels: "the server's client connections (`ssl_ca`, `ssl_cert`, `ssl_key`), group communication (`group_replication_ssl_mode = VERIFY_IDENTITY`: " +
+			"members check each other's certificate and address) and distributed recovery and clone (the donor verified against the CA)",
+		plaintext: "the servers keep their own self-signed certificates, group communication is encrypted (`REQUIRED`) but no member verifies another, " +
+			"so anyone who can reach the group port and the allowlist could pose as a member, and clients cannot verify the server.",
+		clients: "`--ssl-ca` with `--ssl-mode=VERIFY_IDENTITY` for the mysql client (the `database` user with `ssl_required`)",
+	}) {
+		resp.Schema.Attributes[k] = a
+	}
 }
 
 // ConfigValidators refuses Router with the SQL-only mode and ports that
 // collide, at plan time.
 func (r *mysqlClusterResource) ConfigValidators(context.Context) []resource.ConfigValidator {
-	return []resource.ConfigValidator{mysqlConfigValidator{}}
+	return []resource.ConfigValidator{mysqlConfigValidator{}, tlsConfigValidator{}}
 }
 
 type mysqlConfigValidator struct{}

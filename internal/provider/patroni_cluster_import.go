@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -13,7 +12,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/pgcluster"
-	"github.com/erawan-cluster/terraform-provider-erawan/internal/pki"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
@@ -40,10 +38,7 @@ type patroniImporter struct {
 	name   string
 	marker pgcluster.Marker
 	file   patroniFile
-	// ca is the cluster CA certificate and expiry each member's node
-	// certificate, read from the nodes of a cluster with TLS.
-	ca     string
-	expiry map[string]time.Time
+	tls    tlsImport
 }
 
 func (patroniEngine) importer(_ context.Context, c *clients, name string) clusterImporter[patroniClusterModel] {
@@ -67,18 +62,8 @@ func (p *patroniImporter) node(ctx context.Context, addr string) (string, string
 	}
 	p.marker, p.file = m, f
 	if m.TLS {
-		out, err := p.c.pool.Run(ctx, addr, p.c.sudo()+"cat "+dir+"/tls/ca.crt", nil)
-		if err != nil {
-			return "", "", fmt.Errorf("reading the cluster CA %s/tls/ca.crt: %w", dir, err)
-		}
-		p.ca = string(out)
-		if cert, err := p.c.pool.Run(ctx, addr, p.c.sudo()+"cat "+dir+"/tls/node.crt", nil); err == nil {
-			if exp, err := pki.Expiry(string(cert)); err == nil {
-				if p.expiry == nil {
-					p.expiry = map[string]time.Time{}
-				}
-				p.expiry[f.Name] = exp
-			}
+		if err := p.tls.read(ctx, p.c, addr, dir+"/tls", f.Name); err != nil {
+			return "", "", err
 		}
 	}
 	return m.ID, f.Name, nil
@@ -106,18 +91,8 @@ func (p *patroniImporter) model(ctx context.Context, id string, nodes []topology
 		st.Parameters, d = types.MapValueFrom(ctx, types.StringType, mk.Parameters)
 		diags.Append(d...)
 	}
-	st.TLS, st.RequireTLS = types.ObjectNull(tlsAttrTypes), types.BoolValue(mk.RequireTLS)
-	st.CACertificate, st.CertificatesExpireAt = types.StringNull(), types.StringNull()
-	if mk.TLS {
-		st.CACertificate = types.StringValue(p.ca)
-		st.CertificatesExpireAt = tlsPrivate{Expiry: p.expiry}.earliest(nodes)
-		diags.AddWarning("The CA's private key is not imported",
-			"The cluster's CA certificate is read from the nodes, but not its private key: a CA the provider made keeps its key in the state that created the cluster. "+
-				"This state can read and change the cluster, but an apply that issues a certificate (a new member, a renewal) fails until tls.ca_certificate_pem and tls.ca_private_key_pem_wo give the CA. "+
-				"Until then, etcd health is checked with etcdctl on each node (the provider has no client certificate of its own).")
-	} else {
-		st.TLS = tlsDisabledValue()
-	}
+	st.RequireTLS = types.BoolValue(mk.RequireTLS)
+	p.tls.set(mk.TLS, patroniEngine{}.tls(&st), nodes, "Until then, etcd health is checked with etcdctl on each node (the provider has no client certificate of its own).", &diags)
 	for _, pw := range st.passwords() {
 		*pw.value, *pw.wo, *pw.version = types.StringNull(), types.StringNull(), types.Int64Null()
 	}

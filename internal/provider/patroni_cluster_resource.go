@@ -44,7 +44,8 @@ func (patroniEngine) info() engineInfo {
 	return engineInfo{kind: "Patroni", keeps: "the generated passwords", typeSuffix: "_patroni_cluster",
 		create: pgcluster.PlaybookCreate, update: pgcluster.PlaybookUpdate, del: pgcluster.PlaybookDelete,
 		legacySteps: pgcluster.LegacySteps, opTimeout: 30 * time.Minute, nameRE: clusterNameRE,
-		importExample: "orders@10.0.0.11,10.0.0.12,10.0.0.13"}
+		importExample: "orders@10.0.0.11,10.0.0.12,10.0.0.13",
+		renewal:       "one node at a time, and reloads Patroni and PostgreSQL (no restart; etcd reads its certificate on every new connection)."}
 }
 
 func (patroniEngine) base(m *patroniClusterModel) *clusterBase { return &m.clusterBase }

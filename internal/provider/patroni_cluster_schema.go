@@ -117,7 +117,12 @@ func (r *patroniClusterResource) Schema(ctx context.Context, _ resource.SchemaRe
 		"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true,
 			CreateDescription: "Default `30m`.", UpdateDescription: "Default `30m`.", DeleteDescription: "Default `15m`."}),
 	}
-	for k, a := range tlsSchema("etcd client and peer traffic (with client certificates), Patroni's REST API (HTTPS), and PostgreSQL (`ssl = on`, `hostssl`, replication with `sslmode=verify-full`)") {
+	for k, a := range tlsSchema(tlsDoc{
+		channels: "etcd client and peer traffic (with client certificates), Patroni's REST API (HTTPS), and PostgreSQL (`ssl = on`, `hostssl`, replication with `sslmode=verify-full`)",
+		plaintext: "every channel runs in plaintext, so anyone who can reach the etcd client port can rewrite the cluster's configuration " +
+			"(and so run code as `postgres` on every member), and passwords cross the network in the clear.",
+		clients: "`sslrootcert` for PostgreSQL, `health_check_ca_pem` of `erawan_haproxy_tenant`, `ca_certificate_pem` of the data source",
+	}) {
 		attrs[k] = a
 	}
 	attrs["require_tls"] = schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
