@@ -42,6 +42,7 @@ func (lt *loopTarget) capture(s *terraform.State) error {
 // next one that succeeds).
 type writeLoop struct {
 	stop, done chan struct{}
+	stopOnce   sync.Once
 
 	mu       sync.Mutex
 	ok, fail int
@@ -73,7 +74,9 @@ func startWriteLoop(t *testing.T, lt loopTarget, interval time.Duration) *writeL
 	if err != nil {
 		t.Fatalf("client loop: creating its table on %s: %v", lt.host, err)
 	}
-	return startLoop(interval, func() error { return writeOnce(cfg) })
+	w := startLoop(interval, func() error { return writeOnce(cfg) })
+	t.Cleanup(func() { _, _, _, _ = w.finish() })
+	return w
 }
 
 func loopConfig(t *testing.T, lt loopTarget) *pgx.ConnConfig {
@@ -145,9 +148,10 @@ func writeOnce(cfg *pgx.ConnConfig) error {
 	return err
 }
 
-// finish stops the loop and returns what it saw.
+// finish stops the loop and returns what it saw; it may be called again
+// (t.Cleanup stops a loop that a failed step left running).
 func (w *writeLoop) finish() (ok, fail int, longest time.Duration, firstErr error) {
-	close(w.stop)
+	w.stopOnce.Do(func() { close(w.stop) })
 	<-w.done
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -55,8 +55,8 @@ func proxyHost(t *testing.T, l *lab.File) lab.Host {
 }
 
 // myConfig renders a cluster of members db<i> on MySQL hosts idx (0-based)
-// and a MySQL tenant on node4 in front of it.
-func myConfig(l *lab.File, my []lab.Host, proxy lab.Host, idx []int, protect bool) string {
+// with the tls block tlsLine, and a MySQL tenant on node4 in front of it.
+func myConfig(l *lab.File, my []lab.Host, proxy lab.Host, idx []int, protect bool, tlsLine string) string {
 	var nodes []string
 	for _, i := range idx {
 		nodes = append(nodes, fmt.Sprintf(`{ name = "db%d", address = %q }`, i+1, my[i].Address))
@@ -74,6 +74,7 @@ resource "erawan_mysql_cluster" "acc" {
   nodes               = [%s]
   database            = { name = "appdb", user = "appuser" }
   deletion_protection = %t
+  %s
 }
 
 resource "erawan_haproxy_tenant" "my" {
@@ -85,7 +86,7 @@ resource "erawan_haproxy_tenant" "my" {
   backends        = [for n in erawan_mysql_cluster.acc.nodes : n.address]
   depends_on      = [erawan_mysql_cluster.acc]
 }
-`, l.SSHPrivateKeyFile, l.KnownHostsFile, strings.Join(nodes, ", "), protect, proxy.Address)
+`, l.SSHPrivateKeyFile, l.KnownHostsFile, strings.Join(nodes, ", "), protect, tlsLine, proxy.Address)
 }
 
 func myAttr(s *terraform.State, key string) string {
@@ -140,7 +141,7 @@ func appDB(s *terraform.State, addr string, port int, useTLS bool) (*sql.DB, err
 	cfg.Net, cfg.Addr, cfg.DBName = "tcp", fmt.Sprintf("%s:%d", addr, port), "appdb"
 	cfg.Timeout, cfg.ReadTimeout = 5*time.Second, 10*time.Second
 	if useTLS {
-		cfg.TLSConfig = "skip-verify" // the servers' certificates are MySQL's self-signed ones
+		cfg.TLSConfig = "skip-verify" // the chain and address are checked by appDBVerified (checkMySQLTLS)
 	} else {
 		cfg.TLSConfig = "false"
 	}
@@ -234,6 +235,11 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 	var secondary string
 	var primaryHolder [2]string // primary address and the app password, kept by the create step
 	poweredOff, deadCut := false, time.Time{}
+	var loop *writeLoop             // the renewal's client
+	var loopCA, loopPassword string // what it needs from state
+	var loopPrimary string          // the primary before the renewal
+	var joinsBefore map[string]int  // group joins per member before the renewal
+	mysqlAddrs := []string{my[0].Address, my[1].Address, my[2].Address}
 	t.Cleanup(func() {
 		if !poweredOff {
 			return
@@ -248,7 +254,7 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		if out, err := pool.Run(ctx, my[2].Address, `systemctl disable --now erawan-mysql-check-accCluster 2>/dev/null; `+
-			`rm -rf /etc/erawan/mysql-accCluster /etc/mysql/mysql.conf.d/zz-erawan-accCluster.cnf /usr/local/lib/erawan/mysql-accCluster /etc/systemd/system/erawan-mysql-check-accCluster.service; `+
+			`rm -rf /etc/erawan/mysql-accCluster /etc/mysql/mysql.conf.d/zz-erawan-accCluster.cnf /usr/local/lib/erawan/mysql-accCluster /etc/systemd/system/erawan-mysql-check-accCluster.service `+myTLSDir+`; `+
 			`systemctl daemon-reload; systemctl restart mysql && mysql -e "SET sql_log_bin=0; DROP DATABASE IF EXISTS appdb; DROP USER IF EXISTS appuser"`, nil); err != nil {
 			t.Errorf("cleaning %s after the failed fault-5 steps: %v %s", my[2].Name, err, out)
 		}
@@ -259,7 +265,7 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 		CheckDestroy: func(s *terraform.State) error {
 			ctx := context.Background()
 			for _, h := range my[:3] {
-				out, err := pool.Run(ctx, h.Address, `ls /etc/erawan/mysql-accCluster /etc/mysql/mysql.conf.d/zz-erawan-accCluster.cnf /usr/local/lib/erawan/mysql-accCluster /etc/systemd/system/erawan-mysql-check-accCluster.service 2>/dev/null; `+
+				out, err := pool.Run(ctx, h.Address, `ls /etc/erawan/mysql-accCluster /etc/mysql/mysql.conf.d/zz-erawan-accCluster.cnf /usr/local/lib/erawan/mysql-accCluster /etc/systemd/system/erawan-mysql-check-accCluster.service `+myTLSDir+` 2>/dev/null; `+
 					`mysql -N -e "SELECT COUNT(*) FROM performance_schema.replication_group_members; SELECT COUNT(*) FROM appdb.t"`, nil)
 				if err != nil {
 					return fmt.Errorf("%s: %v: %s", h.Name, err, out)
@@ -279,7 +285,7 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 		},
 		Steps: []resource.TestStep{
 			{ // create
-				Config: myConfig(l, my, proxy, all, false),
+				Config: myConfig(l, my, proxy, all, false, myTLS),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(myRes, tfjsonpath.New("members"), knownvalue.ListSizeExact(3)),
 					statecheck.ExpectKnownValue(myRes, tfjsonpath.New("management_mode"), knownvalue.StringExact("group_replication")),
@@ -333,36 +339,38 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 						}
 						return nil
 					},
+					checkMySQLTLS(t, pool, 2),
 					proxyRouting(proxy.Address),
 				),
 			},
 			{ // nothing changed: the plan is empty
-				Config:           myConfig(l, my, proxy, all, false),
+				Config:           myConfig(l, my, proxy, all, false, myTLS),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},
-			{ // drift: Group Replication stopped on a secondary; it rejoins without losing rows
+			{ // drift: the primary-check service down on a secondary shows in the plan...
+				PreConfig:          func() { sshRun(t, pool, secondary, "systemctl stop erawan-mysql-check-accCluster") },
+				Config:             myConfig(l, my, proxy, all, false, myTLS),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			},
+			{ // ...and with Group Replication stopped there too, apply repairs both: the member
+				// rejoins without losing rows and the service runs again
 				PreConfig: func() { sshRun(t, pool, secondary, `mysql -e "STOP GROUP_REPLICATION"`) },
-				Config:    myConfig(l, my, proxy, all, false),
+				Config:    myConfig(l, my, proxy, all, false, myTLS),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply:             []plancheck.PlanCheck{plancheck.ExpectNonEmptyPlan()},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(3), func(s *terraform.State) error {
+					if out, err := pool.Run(context.Background(), secondary, "systemctl is-active erawan-mysql-check-accCluster", nil); err != nil {
+						return fmt.Errorf("the primary-check service on %s after apply: %s %v", secondary, out, err)
+					}
 					return readRow(s, secondary, 1, 42)
-				}),
-			},
-			{ // drift: the primary-check service down
-				PreConfig: func() { sshRun(t, pool, secondary, "systemctl stop erawan-mysql-check-accCluster") },
-				Config:    myConfig(l, my, proxy, all, false),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply:             []plancheck.PlanCheck{plancheck.ExpectNonEmptyPlan()},
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(3), proxyRouting(proxy.Address)),
+				}, proxyRouting(proxy.Address)),
 			},
 			{ // failover: MySQL stopped on the primary; the read-write port follows the new primary; apply starts it and it rejoins
 				PreConfig: func() { measureMySQLFailover(t, pool, proxy.Address, primaryHolder) },
-				Config:    myConfig(l, my, proxy, all, false),
+				Config:    myConfig(l, my, proxy, all, false, myTLS),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply:             []plancheck.PlanCheck{plancheck.ExpectNonEmptyPlan()},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
@@ -377,14 +385,14 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 						sshRun(t, pool, h.Address, `mysql -e "STOP GROUP_REPLICATION"`)
 					}
 				},
-				Config:      myConfig(l, my, proxy, all, false),
+				Config:      myConfig(l, my, proxy, all, false, myTLS),
 				ExpectError: regexp.MustCompile(`Complete\s+outage\s+of\s+MySQL\s+cluster\s+accCluster(.|\s)*Nothing\s+was\s+changed`),
 			},
 			{ // ...the operator bootstraps the member of their choice, as the error says; apply rejoins the others
 				PreConfig: func() {
 					sshRun(t, pool, my[0].Address, `mysql -e "SET GLOBAL group_replication_bootstrap_group=ON; START GROUP_REPLICATION; SET GLOBAL group_replication_bootstrap_group=OFF"`)
 				},
-				Config: myConfig(l, my, proxy, all, false),
+				Config: myConfig(l, my, proxy, all, false, myTLS),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply:             []plancheck.PlanCheck{plancheck.ExpectNonEmptyPlan()},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
@@ -393,28 +401,9 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 					return readRow(s, secondaryAddr(s), 1, 42)
 				}),
 			},
-			{ // scale 3 -> 2, removing db1, the primary: the role is handed over first
-				Config: myConfig(l, my, proxy, []int{1, 2}, false),
-				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(2), func(s *terraform.State) error {
-					return readRow(s, primaryAddr(s), 1, 42)
-				}, proxyRouting(proxy.Address)),
-			},
-			{ // scale 2 -> 3: db1 comes back, with the rows written before
-				Config: myConfig(l, my, proxy, []int{1, 2, 0}, false),
-				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(3), func(s *terraform.State) error {
-					db, err := appDB(s, primaryAddr(s), 3306, true)
-					if err != nil {
-						return err
-					}
-					defer db.Close()
-					if _, err := db.Exec("INSERT INTO t VALUES (2, 43)"); err != nil {
-						return err
-					}
-					return readRow(s, my[0].Address, 2, 43)
-				}),
-			},
 			{ // fault 5 (#8), MySQL: db3 is made the primary, its host loses power for good and it is
-				// taken out of nodes; apply succeeds on the members that stay, and Group Replication no longer lists it
+				// taken out of nodes; apply succeeds on the members that stay, Group Replication no longer
+				// lists it, and the group takes writes without it
 				PreConfig: func() {
 					sshRun(t, pool, my[2].Address, `mysql -e "SELECT group_replication_set_as_primary(@@server_uuid)"`)
 					poweredOff = true // before the attempt, so a half-done power-off is undone too
@@ -423,7 +412,7 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 					}
 					deadCut = time.Now()
 				},
-				Config: myConfig(l, my, proxy, []int{1, 0}, false),
+				Config: myConfig(l, my, proxy, []int{0, 1}, false, myTLS),
 				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(2), func(s *terraform.State) error {
 					t.Logf("figure: removing the dead primary db3 took %.1fs from the power cut to the end of apply", time.Since(deadCut).Seconds())
 					out, err := pool.Run(context.Background(), my[1].Address,
@@ -431,42 +420,110 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 					if err != nil || strings.Count(strings.TrimSpace(string(out)), "\n") != 1 || strings.Contains(string(out), my[2].Address) || strings.Contains(string(out), my[2].Name) {
 						return fmt.Errorf("Group Replication members after the removal (want the 2 that stay): %v\n%s", err, out)
 					}
-					return readRow(s, primaryAddr(s), 2, 43)
+					db, err := appDB(s, primaryAddr(s), 3306, true)
+					if err != nil {
+						return err
+					}
+					defer db.Close()
+					if _, err := db.Exec("INSERT INTO t VALUES (2, 43)"); err != nil {
+						return err
+					}
+					return readRow(s, secondaryAddr(s), 2, 43)
 				}, proxyRouting(proxy.Address)),
 			},
-			{ // ...its host comes back with its old data, and db3 is added again
+			{ // ...its host comes back with its old data, and db3 is added again (by clone, over
+				// the recovery channel verified against the CA), with the row written without it
 				PreConfig: func() {
 					if err := l.PowerOn(context.Background(), my[2].Name); err != nil {
 						t.Fatal(err)
 					}
 					poweredOff = false
 				},
-				Config: myConfig(l, my, proxy, []int{1, 2, 0}, false),
+				Config: myConfig(l, my, proxy, all, false, myTLS),
 				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(3), func(s *terraform.State) error {
+					loopCA, loopPassword, loopPrimary = myAttr(s, "ca_certificate"), myAttr(s, "database_password"), primaryAddr(s)
 					return readRow(s, my[2].Address, 2, 43)
 				}),
+			},
+			{ // renewal: renew_before_days now exceeds the time left, so the plan shows an update
+				// and apply renews every member's certificate in place (the primary last, after a
+				// handover). A client writes through the tenant's read-write port on a new verified
+				// connection every 100 ms throughout; writes may pause for the primary change only.
+				PreConfig: func() {
+					joinsBefore = groupJoins(t, pool, mysqlAddrs)
+					loop = startMySQLLoop(t, proxy.Address, loopCA, loopPassword, 100*time.Millisecond)
+				},
+				Config: myConfig(l, my, proxy, all, false, myRenewTLS),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(myRes, plancheck.ResourceActionUpdate),
+					plancheck.ExpectUnknownValue(myRes, tfjsonpath.New("certificates_expire_at")),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(func(*terraform.State) error {
+					ok, failed, longest, firstErr := loop.finish()
+					t.Logf("figure: MySQL renewal: the client loop wrote %d rows through the read-write port; %d writes failed, longest write pause %.1f s (first error: %v)", ok, failed, longest.Seconds(), firstErr)
+					if ok == 0 || longest > 15*time.Second {
+						return fmt.Errorf("during the renewal %d of %d writes failed, with a pause of %.1f s (want under 15 s); first: %v", failed, ok+failed, longest.Seconds(), firstErr)
+					}
+					return nil
+				}, func(s *terraform.State) error { // group communication took the new certificate: every member rejoined, the primary changed
+					after := groupJoins(t, pool, mysqlAddrs)
+					for _, h := range mysqlAddrs {
+						if after[h] <= joinsBefore[h] {
+							return fmt.Errorf("Group Replication did not restart on %s during the renewal (joins %d, then %d)", h, joinsBefore[h], after[h])
+						}
+					}
+					if primaryAddr(s) == loopPrimary {
+						return fmt.Errorf("the primary is still %s: it was not handed over before its restart", loopPrimary)
+					}
+					return nil
+				}, checkGroup(3), checkMySQLTLS(t, pool, 5), proxyRouting(proxy.Address)),
+			},
+			{ // renewed: nothing more to do
+				Config:   myConfig(l, my, proxy, all, false, myRenewTLS),
+				PlanOnly: true,
+			},
+			{ // drift: a node certificate removed by hand is replaced, and that member reloaded
+				PreConfig: func() { sshRun(t, pool, my[1].Address, "rm "+myTLSDir+"/node.crt") },
+				Config:    myConfig(l, my, proxy, all, false, myRenewTLS),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(myRes, plancheck.ResourceActionUpdate),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(3), checkMySQLTLS(t, pool, 5)),
 			},
 			{ // import rebuilds the same state from the nodes
 				ResourceName:      myRes,
 				ImportState:       true,
 				ImportStateVerify: true,
 				ImportStateIdFunc: func(s *terraform.State) (string, error) {
-					return "accCluster@" + my[1].Address + "," + my[2].Address + "," + my[0].Address, nil
+					return "accCluster@" + my[0].Address + "," + my[1].Address + "," + my[2].Address, nil
 				},
 				// database_password is not imported: MySQL keeps only its hash.
-				ImportStateVerifyIgnore: []string{"deletion_protection", "timeouts", "database_password"},
+				// tls is the configuration's (import leaves the defaults).
+				ImportStateVerifyIgnore: []string{"deletion_protection", "timeouts", "database_password", "tls"},
 				ImportStateCheck:        importedWithoutDatabasePassword,
 			},
+			{ // scale 3 -> 2, removing db1 while it is the primary: the role is handed over first
+				PreConfig: func() {
+					sshRun(t, pool, my[0].Address, `mysql -e "SELECT group_replication_set_as_primary(@@server_uuid)"`)
+				},
+				Config: myConfig(l, my, proxy, []int{1, 2}, false, myRenewTLS),
+				Check: resource.ComposeAggregateTestCheckFunc(checkGroup(2), func(s *terraform.State) error {
+					if out, err := pool.Run(context.Background(), my[0].Address, `mysql -N -e "SELECT v FROM appdb.t WHERE id = 2"`, nil); err != nil || strings.TrimSpace(string(out)) != "43" {
+						return fmt.Errorf("db1 after its removal: row 2 reads %q (%v), want its data kept", out, err)
+					}
+					return readRow(s, primaryAddr(s), 2, 43)
+				}, proxyRouting(proxy.Address)),
+			},
 			{ // deletion protection refuses destroy at plan time
-				Config: myConfig(l, my, proxy, []int{1, 2, 0}, true),
+				Config: myConfig(l, my, proxy, []int{1, 2}, true, myRenewTLS),
 			},
 			{
-				Config:      myConfig(l, my, proxy, []int{1, 2, 0}, true),
+				Config:      myConfig(l, my, proxy, []int{1, 2}, true, myRenewTLS),
 				Destroy:     true,
 				ExpectError: regexp.MustCompile(`Deletion protection is on`),
 			},
 			{
-				Config: myConfig(l, my, proxy, []int{1, 2, 0}, false),
+				Config: myConfig(l, my, proxy, []int{1, 2}, false, myRenewTLS),
 			},
 		},
 	})
