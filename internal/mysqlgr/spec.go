@@ -236,6 +236,8 @@ type Vars struct {
 	Scripts          map[string]string     `json:"erawan_mysql_scripts"` // AdminAPI scripts by name; empty in group_replication mode
 	TLS              pki.RunVars           `json:"erawan_tls"`
 	TLSDir           string                `json:"erawan_mysql_tls_dir"`
+	// TLSMove says this run moves a running cluster without TLS to TLS.
+	TLSMove bool `json:"erawan_mysql_tls_move"`
 }
 
 // Vars renders the playbook variables: removed lists the members an update

@@ -69,6 +69,9 @@ type engineInfo struct {
 	nameRE        *regexp.Regexp    // valid cluster names
 	importExample string            // an import id
 	renewal       string            // how apply renews node certificates, for the plan's warning
+	// tlsMove is how apply moves a running cluster without TLS to TLS, for
+	// the plan's warning; "" for an engine that cannot yet (refused).
+	tlsMove string
 }
 
 // clusterEngine is what one engine supplies to clusterResource.

@@ -403,12 +403,29 @@ func (r *clusterResource[M, S, O, D, R]) ModifyPlan(ctx context.Context, req res
 				strings.Join(list, ", "), r.engine.info().renewal))
 		changed = true
 	}
+	if r.tlsMoving(ctx, &plan, &state, progress, &resp.Diagnostics) {
+		ta := r.engine.tls(&plan)
+		*ta.CACertificate, *ta.ExpireAt = types.StringUnknown(), types.StringUnknown()
+		resp.Diagnostics.AddWarning(fmt.Sprintf("%s moves to TLS in place", r.object(pb.Name.ValueString())),
+			"terraform apply makes the cluster CA (or uses yours), issues a certificate for every member (each key made on its node), and then "+r.engine.info().tlsMove)
+		changed = true
+	}
 	r.planObserved(ctx, &plan, &state, changed)
 	if ta := r.engine.tls(&plan); ta != nil && changed && !ta.CACertificate.IsNull() {
 		// A run may issue certificates (new members, a resumed create).
 		*ta.ExpireAt = types.StringUnknown()
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// tlsMoving reports whether an update moves a running cluster without TLS
+// (state has no CA) to TLS (plan turns it on), for an engine that can.
+func (r *clusterResource[M, S, O, D, R]) tlsMoving(ctx context.Context, plan, state *M, progress createProgress, diags *diag.Diagnostics) bool {
+	pt, st := r.engine.tls(plan), r.engine.tls(state)
+	if pt == nil || r.engine.info().tlsMove == "" || !progress.Done || !st.CACertificate.IsNull() || pt.TLS.IsUnknown() {
+		return false
+	}
+	return readTLS(ctx, *pt.TLS, diags).On
 }
 
 // refuseTLSChange refuses, at plan time, TLS changes that apply cannot make
@@ -423,6 +440,8 @@ func (r *clusterResource[M, S, O, D, R]) refuseTLSChange(ctx context.Context, pl
 	has := !st.CACertificate.IsNull()
 	name := r.object(r.engine.base(state).Name.ValueString())
 	switch {
+	case want.On && !has && progress.Done && r.engine.info().tlsMove != "":
+		return false // moved in place (tlsMoving)
 	case want.On && !has && progress.Done:
 		diags.AddAttributeError(path.Root("tls"), "Moving a cluster to TLS in place is not built yet",
 			fmt.Sprintf("%s runs without TLS (it was created before TLS existed, or with tls.enabled = false), and the in-place move to TLS is not built yet. "+
@@ -484,6 +503,26 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 	}
 	progress := readProgress(ctx, req.Private, r.engine.info().legacySteps)
 	priv := readTLSPrivate(ctx, req.Private)
+	moving := r.tlsMoving(ctx, &plan, &state, progress, &resp.Diagnostics)
+	if moving {
+		// The CA of a move, as at create (every member gets a certificate),
+		// or the one an earlier attempt of this move made: members it
+		// already restarted trust that CA alone.
+		prev := priv
+		priv = tlsPrivate{Expiry: map[string]time.Time{}}
+		ta := r.engine.tls(&plan)
+		if _, err := pki.LoadCA(prev.MoveCA, prev.CAKey, time.Now()); err == nil && prev.MoveCA != "" && readTLS(ctx, *ta.TLS, &resp.Diagnostics).UserCA == "" {
+			priv.CAKey, priv.ClientCert, priv.ClientKey = prev.CAKey, prev.ClientCert, prev.ClientKey
+			*ta.CACertificate = types.StringValue(prev.MoveCA)
+		} else if r.createCA(ctx, &plan, &config, &priv, &resp.Diagnostics); resp.Diagnostics.HasError() {
+			return
+		}
+		priv.MoveCA = ta.CACertificate.ValueString()
+		newSpec, d = r.engine.spec(ctx, &plan)
+		if resp.Diagnostics.Append(d...); resp.Diagnostics.HasError() {
+			return
+		}
+	}
 	due := r.renewals(ctx, &plan, priv, time.Now(), &resp.Diagnostics)
 	for _, m := range r.engine.members(newSpec) {
 		if _, broken := priv.Broken[m.Name]; broken && !slices.ContainsFunc(due, func(d topology.Member) bool { return d.Name == m.Name }) {
@@ -540,7 +579,7 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 		// New members, and members whose certificates are due for renewal.
 		var issue []topology.Member
 		for _, m := range r.engine.members(newSpec) {
-			if slices.Contains(ch.Added, m.Name) || slices.ContainsFunc(due, func(d topology.Member) bool { return d.Name == m.Name }) {
+			if moving || slices.Contains(ch.Added, m.Name) || slices.ContainsFunc(due, func(d topology.Member) bool { return d.Name == m.Name }) {
 				issue = append(issue, m)
 			}
 		}

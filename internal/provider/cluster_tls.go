@@ -101,6 +101,7 @@ type tlsDoc struct {
 	channels  string // the channels TLS covers
 	plaintext string // what `enabled = false` exposes
 	clients   string // where clients put ca_certificate
+	change    string // what changing `enabled` on an existing cluster does
 }
 
 // tlsSchema returns the `tls` block and the computed `ca_certificate` and
@@ -113,8 +114,7 @@ func tlsSchema(d tlsDoc) map[string]schema.Attribute {
 				"the provider signs the node's certificate request. See the resource's Security model section.",
 			Attributes: map[string]schema.Attribute{
 				"enabled": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
-					MarkdownDescription: "Default `true`. `false` runs without the cluster CA: " + d.plaintext + " Unsafe outside a lab. " +
-						"Changing it on an existing cluster is refused at plan time for now (a move in place is planned)."},
+					MarkdownDescription: "Default `true`. `false` runs without the cluster CA: " + d.plaintext + " Unsafe outside a lab. " + d.change},
 				"ca_certificate_pem": schema.StringAttribute{Optional: true,
 					Validators:          []validator.String{caCertificateValidator{}},
 					MarkdownDescription: "Your own CA certificate (PEM), which then signs the node certificates; needs `ca_private_key_pem_wo`. Omitted, the provider makes an ECDSA P-256 CA valid for 10 years."},
@@ -206,6 +206,10 @@ type tlsPrivate struct {
 	// Read found it (missing, not signed by the cluster CA, for other
 	// names, expired): drift that apply repairs with a new certificate.
 	Broken map[string]string `json:"broken,omitempty"`
+	// MoveCA is the CA certificate of a move to TLS in place (its key is
+	// CAKey), so an attempt that failed half-way is resumed with the CA
+	// that the members it restarted already trust.
+	MoveCA string `json:"move_ca,omitempty"`
 }
 
 func readTLSPrivate(ctx context.Context, p privateGetter) tlsPrivate {

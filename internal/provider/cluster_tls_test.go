@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/mysqlgr"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/pki"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
@@ -225,5 +226,48 @@ func TestCAExpiring(t *testing.T) {
 	}
 	if _, e := caExpiring(ca.CertPEM, 10*24*time.Hour, now); e {
 		t.Fatal("a CA with 20 days left is not expiring within a 10-day window")
+	}
+}
+
+// An update that gives a MySQL cluster without TLS its CA runs the move;
+// a renewal, a create or a cluster still without TLS does not.
+func TestMySQLTLSMove(t *testing.T) {
+	plain := &mysqlgr.Spec{Name: "c", ID: "c-1", Nodes: []topology.Member{{Name: "db1", Address: "10.0.0.1"}}}
+	withTLS := *plain
+	withTLS.TLS = &mysqlgr.TLS{CAPEM: "CA"}
+	ch := &topology.Change{}
+	for _, c := range []struct {
+		old, next *mysqlgr.Spec
+		ch        *topology.Change
+		want      bool
+	}{
+		{plain, &withTLS, ch, true},
+		{&withTLS, &withTLS, ch, false},
+		{plain, plain, ch, false},
+		{&withTLS, &withTLS, nil, false},
+	} {
+		job, err := (mysqlEngine{}).job(c.old, c.next, c.ch, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := job.Vars.(*mysqlgr.Vars).TLSMove; got != c.want {
+			t.Errorf("old TLS %v, new TLS %v, update %v: move %v, want %v", c.old.TLS != nil, c.next.TLS != nil, c.ch != nil, got, c.want)
+		}
+	}
+
+	// The move is built for group_replication mode only.
+	state := mysqlClusterModel{ManagementMode: types.StringValue(mysqlgr.ModeAdminAPI), CACertificate: types.StringNull(), Management: types.StringValue(mysqlgr.ModeAuto)}
+	state.Name = types.StringValue("c")
+	plan := state
+	plan.TLS = types.ObjectNull(tlsAttrTypes) // the defaults: TLS on
+	var diags diag.Diagnostics
+	(mysqlEngine{}).checkPlan(&plan, &state, &diags)
+	if !diags.HasError() || !strings.Contains(diags.Errors()[0].Summary(), "AdminAPI") {
+		t.Errorf("an AdminAPI cluster's move to TLS: %v", diags)
+	}
+	state.ManagementMode = types.StringValue(mysqlgr.ModeGroupReplication)
+	plan.ManagementMode, diags = state.ManagementMode, nil
+	if (mysqlEngine{}).checkPlan(&plan, &state, &diags); diags.HasError() {
+		t.Errorf("a group_replication cluster's move to TLS is refused: %v", diags)
 	}
 }

@@ -36,6 +36,9 @@ func (mysqlEngine) info() engineInfo {
 	return engineInfo{kind: "MySQL", keeps: "the generated passwords and the group name", gone: " (no marker, no group)",
 		typeSuffix: "_mysql_cluster", create: mysqlgr.PlaybookCreate, update: mysqlgr.PlaybookUpdate, del: mysqlgr.PlaybookDelete,
 		opTimeout: 45 * time.Minute, nameRE: mysqlClusterNameRE, importExample: "prodCluster@10.0.0.21,10.0.0.22,10.0.0.23",
+		tlsMove: "restarts Group Replication on every member twice, one member at a time and the primary last each time: first with the new certificates " +
+			"(still REQUIRED), then with VERIFY_IDENTITY, since no member can verify the others until all present a certificate of the CA. " +
+			"Writes pause for two primary changes (about a second each through HAProxy in the lab); every member must be ONLINE.",
 		renewal: "one member at a time: ALTER INSTANCE RELOAD TLS for client connections, then Group Replication stopped and started on that member " +
 			"(group communication reads its certificate only then). The primary goes last, after handing its role to an ONLINE secondary, so writes pause for one primary change."}
 }
@@ -138,14 +141,17 @@ func (mysqlEngine) spec(ctx context.Context, m *mysqlClusterModel) (*mysqlgr.Spe
 
 // job gives the MySQL playbooks their variables; an update (ch set) also
 // passes the removed members and whether the admin password rotates.
-func (mysqlEngine) job(_, s *mysqlgr.Spec, ch *topology.Change, rot mysqlRotation) (runner.Job, error) {
+func (mysqlEngine) job(old, s *mysqlgr.Spec, ch *topology.Change, rot mysqlRotation) (runner.Job, error) {
 	var removed []topology.Member
 	if ch != nil {
 		// A gone member's accounts are dropped too; its host is in no
 		// inventory group, and Group Replication's majority expels it.
 		removed = append(slices.Clone(ch.Removed), ch.Gone...)
 	}
-	return runner.Job{Vars: s.Vars(removed, bool(rot)), Secrets: s.Secrets()}, nil
+	v := s.Vars(removed, bool(rot))
+	// An update that gives a cluster without TLS its CA moves it to TLS.
+	v.TLSMove = ch != nil && old != nil && old.TLS == nil && s.TLS != nil
+	return runner.Job{Vars: v, Secrets: s.Secrets()}, nil
 }
 
 func (mysqlEngine) tls(m *mysqlClusterModel) *tlsAttrs {
@@ -235,6 +241,13 @@ func (mysqlEngine) checkPlan(plan, state *mysqlClusterModel, diags *diag.Diagnos
 		diags.AddAttributeError(path.Root("management"), "The management mode cannot change",
 			fmt.Sprintf("MySQL cluster %q is managed with %s; it cannot switch to %s in place. Use management = %q or \"auto\".",
 				state.Name.ValueString(), state.ManagementMode.ValueString(), m, state.ManagementMode.ValueString()))
+		return
+	}
+	if state.ManagementMode.ValueString() == mysqlgr.ModeAdminAPI && state.CACertificate.IsNull() && !plan.TLS.IsUnknown() &&
+		readTLS(context.Background(), plan.TLS, diags).On {
+		diags.AddAttributeError(path.Root("tls"), "Moving an AdminAPI cluster to TLS in place is not built yet",
+			fmt.Sprintf("MySQL cluster %q is managed with MySQL Shell's AdminAPI, which keeps its own Group Replication settings; the in-place move to TLS is built for "+
+				"group_replication mode only. Set tls = { enabled = false } to keep it as it is for now.", state.Name.ValueString()))
 		return
 	}
 	if plan.routerEnabled() && state.ManagementMode.ValueString() == mysqlgr.ModeGroupReplication {

@@ -178,6 +178,8 @@ func (r *mysqlClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 		plaintext: "the servers keep their own self-signed certificates, group communication is encrypted (`REQUIRED`) but no member verifies another, " +
 			"so anyone who can reach the group port and the allowlist could pose as a member, and clients cannot verify the server.",
 		clients: "`--ssl-ca` with `--ssl-mode=VERIFY_IDENTITY` for the mysql client (the `database` user with `ssl_required`)",
+		change: "Turning it on for an existing cluster moves it to TLS in place (`group_replication` mode; two rolling restarts of Group Replication, see the Security model section); " +
+			"turning it off is refused at plan time.",
 	}) {
 		resp.Schema.Attributes[k] = a
 	}
