@@ -284,8 +284,8 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 			return nil
 		},
 		Steps: []resource.TestStep{
-			{ // create
-				Config: myConfig(l, my, proxy, all, false, myTLS),
+			{ // create, without the cluster CA (as clusters made before TLS existed), to move it to TLS below
+				Config: myConfig(l, my, proxy, all, false, myNoTLS),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(myRes, tfjsonpath.New("members"), knownvalue.ListSizeExact(3)),
 					statecheck.ExpectKnownValue(myRes, tfjsonpath.New("management_mode"), knownvalue.StringExact("group_replication")),
@@ -339,13 +339,56 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 						}
 						return nil
 					},
-					checkMySQLTLS(t, pool, 2),
+					func(s *terraform.State) error { // no cluster CA: the servers' own certificates, group communication REQUIRED
+						loopPassword = myAttr(s, "database_password")
+						if myAttr(s, "ca_certificate") != "" {
+							return fmt.Errorf("ca_certificate is set without TLS")
+						}
+						out, err := pool.Run(context.Background(), primaryAddr(s), `mysql -N -B -e "SELECT @@group_replication_ssl_mode, @@ssl_cert"`, nil)
+						if got := strings.Fields(string(out)); err != nil || len(got) != 2 || got[0] != "REQUIRED" || got[1] == myTLSDir+"/node.crt" {
+							return fmt.Errorf("without TLS: %q (%v), want REQUIRED and the server's own certificate", out, err)
+						}
+						return nil
+					},
 					proxyRouting(proxy.Address),
 				),
 			},
 			{ // nothing changed: the plan is empty
-				Config:           myConfig(l, my, proxy, all, false, myTLS),
+				Config:           myConfig(l, my, proxy, all, false, myNoTLS),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+			{ // move to TLS in place: the plan shows an update with a CA to come, and apply moves the
+				// running group (two rolling passes). A client writes through the tenant's read-write
+				// port every 100 ms throughout; writes may pause for the primary changes only.
+				PreConfig: func() {
+					joinsBefore = groupJoins(t, pool, mysqlAddrs)
+					loop = startMySQLLoop(t, proxy.Address, "", loopPassword, 100*time.Millisecond)
+				},
+				Config: myConfig(l, my, proxy, all, false, myTLS),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(myRes, plancheck.ResourceActionUpdate),
+					plancheck.ExpectUnknownValue(myRes, tfjsonpath.New("ca_certificate")),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(func(*terraform.State) error {
+					ok, failed, longest, firstErr := loop.finish()
+					t.Logf("figure: MySQL move to TLS: the client loop wrote %d rows through the read-write port; %d writes failed, longest write pause %.1f s (first error: %v)", ok, failed, longest.Seconds(), firstErr)
+					if ok == 0 || longest > 15*time.Second {
+						return fmt.Errorf("during the move %d of %d writes failed, with a pause of %.1f s (want under 15 s); first: %v", failed, ok+failed, longest.Seconds(), firstErr)
+					}
+					after := groupJoins(t, pool, mysqlAddrs)
+					for _, h := range mysqlAddrs {
+						if after[h] < joinsBefore[h]+2 {
+							return fmt.Errorf("Group Replication restarted %d times on %s during the move, want 2", after[h]-joinsBefore[h], h)
+						}
+					}
+					return nil
+				}, checkGroup(3), checkMySQLTLS(t, pool, 2), proxyRouting(proxy.Address), func(s *terraform.State) error {
+					return readRow(s, secondaryAddr(s), 1, 42)
+				}),
+			},
+			{ // moved: nothing more to do
+				Config:   myConfig(l, my, proxy, all, false, myTLS),
+				PlanOnly: true,
 			},
 			{ // drift: the primary-check service down on a secondary shows in the plan...
 				PreConfig:          func() { sshRun(t, pool, secondary, "systemctl stop erawan-mysql-check-accCluster") },
@@ -469,7 +512,8 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 					after := groupJoins(t, pool, mysqlAddrs)
 					for _, h := range mysqlAddrs {
 						if after[h] <= joinsBefore[h] {
-							return fmt.Errorf("Group Replication did not restart on %s during the renewal (joins %d, then %d)", h, joinsBefore[h], after[h])
+							out, _ := pool.Run(context.Background(), h, `mysql -N -B -e "SELECT @@ssl_cert, @@group_replication_ssl_mode, MEMBER_STATE, MEMBER_ROLE FROM performance_schema.replication_group_members WHERE MEMBER_ID=@@server_uuid"; grep group_replication /var/log/mysql/error.log | tail -n 8`, nil)
+							return fmt.Errorf("Group Replication did not restart on %s during the renewal (joins %d, then %d):\n%s", h, joinsBefore[h], after[h], out)
 						}
 					}
 					if primaryAddr(s) == loopPrimary {
