@@ -370,18 +370,7 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 					plancheck.ExpectUnknownValue(myRes, tfjsonpath.New("ca_certificate")),
 				}},
 				Check: resource.ComposeAggregateTestCheckFunc(func(*terraform.State) error {
-					ok, failed, longest, firstErr := loop.finish()
-					t.Logf("figure: MySQL move to TLS: the client loop wrote %d rows through the read-write port; %d writes failed, longest write pause %.1f s (first error: %v)", ok, failed, longest.Seconds(), firstErr)
-					if ok == 0 || longest > 15*time.Second {
-						return fmt.Errorf("during the move %d of %d writes failed, with a pause of %.1f s (want under 15 s); first: %v", failed, ok+failed, longest.Seconds(), firstErr)
-					}
-					after := groupJoins(t, pool, mysqlAddrs)
-					for _, h := range mysqlAddrs {
-						if after[h] < joinsBefore[h]+2 {
-							return fmt.Errorf("Group Replication restarted %d times on %s during the move, want 2", after[h]-joinsBefore[h], h)
-						}
-					}
-					return nil
+					return finishRollingRestart(t, pool, "move to TLS", loop, mysqlAddrs, joinsBefore, 2)
 				}, checkGroup(3), checkMySQLTLS(t, pool, 2), proxyRouting(proxy.Address), func(s *terraform.State) error {
 					return readRow(s, secondaryAddr(s), 1, 42)
 				}),
@@ -501,20 +490,10 @@ func TestAccMySQLCluster_lifecycle(t *testing.T) {
 					plancheck.ExpectResourceAction(myRes, plancheck.ResourceActionUpdate),
 					plancheck.ExpectUnknownValue(myRes, tfjsonpath.New("certificates_expire_at")),
 				}},
-				Check: resource.ComposeAggregateTestCheckFunc(func(*terraform.State) error {
-					ok, failed, longest, firstErr := loop.finish()
-					t.Logf("figure: MySQL renewal: the client loop wrote %d rows through the read-write port; %d writes failed, longest write pause %.1f s (first error: %v)", ok, failed, longest.Seconds(), firstErr)
-					if ok == 0 || longest > 15*time.Second {
-						return fmt.Errorf("during the renewal %d of %d writes failed, with a pause of %.1f s (want under 15 s); first: %v", failed, ok+failed, longest.Seconds(), firstErr)
-					}
-					return nil
-				}, func(s *terraform.State) error { // group communication took the new certificate: every member rejoined, the primary changed
-					after := groupJoins(t, pool, mysqlAddrs)
-					for _, h := range mysqlAddrs {
-						if after[h] <= joinsBefore[h] {
-							out, _ := pool.Run(context.Background(), h, `mysql -N -B -e "SELECT @@ssl_cert, @@group_replication_ssl_mode, MEMBER_STATE, MEMBER_ROLE FROM performance_schema.replication_group_members WHERE MEMBER_ID=@@server_uuid"; grep group_replication /var/log/mysql/error.log | tail -n 8`, nil)
-							return fmt.Errorf("Group Replication did not restart on %s during the renewal (joins %d, then %d):\n%s", h, joinsBefore[h], after[h], out)
-						}
+				Check: resource.ComposeAggregateTestCheckFunc(func(s *terraform.State) error {
+					// group communication took the new certificate: every member rejoined, the primary changed
+					if err := finishRollingRestart(t, pool, "renewal", loop, mysqlAddrs, joinsBefore, 1); err != nil {
+						return err
 					}
 					if primaryAddr(s) == loopPrimary {
 						return fmt.Errorf("the primary is still %s: it was not handed over before its restart", loopPrimary)

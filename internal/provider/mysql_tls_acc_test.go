@@ -162,13 +162,15 @@ func startMySQLLoop(t *testing.T, proxy, caPEM, password string, interval time.D
 	return w
 }
 
-// groupJoins counts, on each of hosts, how often its server has joined a
-// group (Group Replication's "declared online" line in the error log).
+// groupJoins counts, on each of hosts, how often its own server has joined
+// a group: the lines of its error log that declare this server online
+// ("This server was declared online..." or "The member with address
+// <host>:3306 was declared online..."), not those of the other members.
 func groupJoins(t *testing.T, pool *sshclient.Pool, hosts []string) map[string]int {
 	t.Helper()
 	out := map[string]int{}
 	for _, h := range hosts {
-		b, err := pool.Run(context.Background(), h, "grep -c 'declared online within the replication group' /var/log/mysql/error.log || true", nil)
+		b, err := pool.Run(context.Background(), h, "grep -cE 'This server was declared online|member with address "+h+":3306 was declared online' /var/log/mysql/error.log || true", nil)
 		if err != nil {
 			t.Fatalf("reading the error log of %s: %v", h, err)
 		}
@@ -179,4 +181,26 @@ func groupJoins(t *testing.T, pool *sshclient.Pool, hosts []string) map[string]i
 		out[h] = n
 	}
 	return out
+}
+
+// finishRollingRestart stops the client loop of a rolling restart (what:
+// "renewal", "move to TLS"), prints its figures, and checks that writes
+// paused under 15 s and that Group Replication rejoined at least restarts
+// times on every member since before (groupJoins); a member that did not
+// shows its TLS state and Group Replication log.
+func finishRollingRestart(t *testing.T, pool *sshclient.Pool, what string, loop *writeLoop, addrs []string, before map[string]int, restarts int) error {
+	t.Helper()
+	ok, failed, longest, firstErr := loop.finish()
+	t.Logf("figure: MySQL %s: the client loop wrote %d rows through the read-write port; %d writes failed, longest write pause %.1f s (first error: %v)", what, ok, failed, longest.Seconds(), firstErr)
+	if ok == 0 || longest > 15*time.Second {
+		return fmt.Errorf("during the %s %d of %d writes failed, with a pause of %.1f s (want under 15 s); first: %v", what, failed, ok+failed, longest.Seconds(), firstErr)
+	}
+	after := groupJoins(t, pool, addrs)
+	for _, h := range addrs {
+		if after[h] < before[h]+restarts {
+			out, _ := pool.Run(context.Background(), h, `mysql -N -B -e "SELECT @@ssl_cert, @@group_replication_ssl_mode, MEMBER_STATE, MEMBER_ROLE FROM performance_schema.replication_group_members WHERE MEMBER_ID=@@server_uuid"; grep group_replication /var/log/mysql/error.log | tail -n 8`, nil)
+			return fmt.Errorf("Group Replication rejoined %d times on %s during the %s, want %d:\n%s", after[h]-before[h], h, what, restarts, out)
+		}
+	}
+	return nil
 }
