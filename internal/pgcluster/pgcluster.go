@@ -222,6 +222,9 @@ type Vars struct {
 	// answer: removed through a member that stays (see topology.Change.Gone).
 	GoneMembers []string `json:"erawan_gone_members"`
 	TLS         TLSVars  `json:"erawan_tls"`
+	// TLSMove says this update moves a running cluster without TLS to TLS
+	// in place (patroni_tls move.yml): old had no TLS, the new spec has.
+	TLSMove bool `json:"erawan_pg_tls_move"`
 }
 
 // Vars renders the playbook variables of a create or delete (old nil) or
@@ -250,6 +253,7 @@ func (s *Spec) Vars(old *Spec, rotate map[string]string) (*Vars, error) {
 	if old != nil {
 		patch, changed := DiffConfig(old, s)
 		v.ConfigPatch, v.ParametersChanged = patch, nonNil(changed)
+		v.TLSMove = old.TLS == nil && s.TLS != nil
 	}
 	v.RotateVerifiers = nonNilMap(rotate)
 	v.TLS = s.tlsVars()

@@ -404,6 +404,13 @@ func (r *clusterResource[M, S, O, D, R]) ModifyPlan(ctx context.Context, req res
 		changed = true
 	}
 	if r.tlsMoving(ctx, &plan, &state, progress, &resp.Diagnostics) {
+		nodes, d := pb.members(ctx)
+		if stateNodes, _ := sb.members(ctx); pb.Nodes.IsUnknown() || d.HasError() || !slices.Equal(nodes, stateNodes) {
+			resp.Diagnostics.AddAttributeError(path.Root("nodes"), "Move to TLS first, then change the nodes",
+				fmt.Sprintf("%s moves to TLS in place in this plan, which acts on the members it has now. Keep nodes as they are for this apply, and change them in the next one.",
+					r.object(pb.Name.ValueString())))
+			return
+		}
 		ta := r.engine.tls(&plan)
 		*ta.CACertificate, *ta.ExpireAt = types.StringUnknown(), types.StringUnknown()
 		resp.Diagnostics.AddWarning(fmt.Sprintf("%s moves to TLS in place", r.object(pb.Name.ValueString())),

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/mysqlgr"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/pgcluster"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/pki"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
@@ -269,5 +270,35 @@ func TestMySQLTLSMove(t *testing.T) {
 	plan.ManagementMode, diags = state.ManagementMode, nil
 	if (mysqlEngine{}).checkPlan(&plan, &state, &diags); diags.HasError() {
 		t.Errorf("a group_replication cluster's move to TLS is refused: %v", diags)
+	}
+}
+
+// An update that gives a Patroni cluster without TLS its CA runs the move;
+// a renewal, a create or a cluster still without TLS does not.
+func TestPatroniTLSMove(t *testing.T) {
+	plain := &pgcluster.Spec{Name: "c", ID: "c-1", Nodes: []topology.Member{{Name: "pg1", Address: "10.0.0.1"}}}
+	withTLS := *plain
+	withTLS.TLS = &pgcluster.TLS{CAPEM: "CA", RequireTLS: true}
+	ch := &topology.Change{}
+	for _, c := range []struct {
+		old, next *pgcluster.Spec
+		ch        *topology.Change
+		want      bool
+	}{
+		{plain, &withTLS, ch, true},
+		{&withTLS, &withTLS, ch, false},
+		{plain, plain, ch, false},
+		{plain, &withTLS, nil, false}, // a create (or a resumed one)
+	} {
+		job, err := (patroniEngine{}).job(c.old, c.next, c.ch, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := job.Vars.(*pgcluster.Vars).TLSMove; got != c.want {
+			t.Errorf("old TLS %v, new TLS %v, update %v: move %v, want %v", c.old.TLS != nil, c.next.TLS != nil, c.ch != nil, got, c.want)
+		}
+	}
+	if (patroniEngine{}).info().tlsMove == "" {
+		t.Error("the Patroni engine must say how it moves a cluster to TLS (the plan's warning)")
 	}
 }

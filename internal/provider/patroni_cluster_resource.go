@@ -45,7 +45,12 @@ func (patroniEngine) info() engineInfo {
 		create: pgcluster.PlaybookCreate, update: pgcluster.PlaybookUpdate, del: pgcluster.PlaybookDelete,
 		legacySteps: pgcluster.LegacySteps, opTimeout: 30 * time.Minute, nameRE: clusterNameRE,
 		importExample: "orders@10.0.0.11,10.0.0.12,10.0.0.13",
-		renewal:       "one node at a time, and reloads Patroni and PostgreSQL (no restart; etcd reads its certificate on every new connection)."}
+		renewal:       "one node at a time, and reloads Patroni and PostgreSQL (no restart; etcd reads its certificate on every new connection).",
+		tlsMove: "moves every channel one member at a time, the leader last each time, with no PostgreSQL restart and no switchover: etcd restarts twice per member " +
+			"(first serving TLS beside plaintext, then TLS only, with its leadership handed over first); Patroni restarts once per member under a short pause " +
+			"(no automatic failover meanwhile) to reach etcd over TLS; PostgreSQL turns ssl on with a reload; then replication moves to verify-full, " +
+			"pg_hba to hostssl and the REST API to HTTPS, with reloads. HAProxy tenants that check this cluster fail their checks from the moment " +
+			"the leader's REST API serves HTTPS until they are updated with health_check_ca_pem = ca_certificate (in the same apply when they refer to it)."}
 }
 
 func (patroniEngine) base(m *patroniClusterModel) *clusterBase { return &m.clusterBase }

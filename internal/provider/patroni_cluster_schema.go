@@ -122,7 +122,8 @@ func (r *patroniClusterResource) Schema(ctx context.Context, _ resource.SchemaRe
 		plaintext: "every channel runs in plaintext, so anyone who can reach the etcd client port can rewrite the cluster's configuration " +
 			"(and so run code as `postgres` on every member), and passwords cross the network in the clear.",
 		clients: "`sslrootcert` for PostgreSQL, `health_check_ca_pem` of `erawan_haproxy_tenant`, `ca_certificate_pem` of the data source",
-		change:  "Changing it on an existing cluster is refused at plan time for now (a move in place is planned).",
+		change: "Turning it on for an existing cluster moves it to TLS in place (rolling restarts of etcd and Patroni and reloads of PostgreSQL, no PostgreSQL restart; see the Security model section); " +
+			"turning it off is refused at plan time.",
 	}) {
 		attrs[k] = a
 	}
