@@ -147,10 +147,13 @@ provider "erawan" {
 }
 
 // members returns name -> {role, state, address} from state.
-func members(s *terraform.State) (map[string][3]string, error) {
-	rs, ok := s.RootModule().Resources[accRes]
+func members(s *terraform.State) (map[string][3]string, error) { return stateMembers(s, accRes) }
+
+// stateMembers returns name -> {role, state, address} of the cluster res from state.
+func stateMembers(s *terraform.State, res string) (map[string][3]string, error) {
+	rs, ok := s.RootModule().Resources[res]
 	if !ok {
-		return nil, fmt.Errorf("%s not in state", accRes)
+		return nil, fmt.Errorf("%s not in state", res)
 	}
 	n, _ := strconv.Atoi(rs.Primary.Attributes["members.#"])
 	out := map[string][3]string{}
@@ -162,8 +165,15 @@ func members(s *terraform.State) (map[string][3]string, error) {
 	return out, nil
 }
 
-func stateAttr(s *terraform.State, key string) string {
-	return s.RootModule().Resources[accRes].Primary.Attributes[key]
+func stateAttr(s *terraform.State, key string) string { return attrOf(s, accRes, key) }
+
+// attrOf is the attribute key of resource res in state ("" when absent).
+func attrOf(s *terraform.State, res, key string) string {
+	rs, ok := s.RootModule().Resources[res]
+	if !ok {
+		return ""
+	}
+	return rs.Primary.Attributes[key]
 }
 
 // checkHealthy asserts one leader and every other member streaming, in state.
@@ -502,6 +512,16 @@ func importedWithoutDatabasePassword(states []*terraform.InstanceState) error {
 // verified against the CA; each node key 0600 for its service only, and no
 // key left pending.
 func checkTLS(t *testing.T, pool *sshclient.Pool, l *lab.File, wantDays float64) resource.TestCheckFunc {
+	return checkTLSOf(t, pool, l, "acc", wantDays)
+}
+
+// checkTLSOf checks every channel of the Patroni cluster name on the first
+// three lab hosts: PostgreSQL with verify-full and no plaintext login, etcd
+// with client certificates only, the REST API over HTTPS, key file modes,
+// and certificates_expire_at about wantDays ahead.
+func checkTLSOf(t *testing.T, pool *sshclient.Pool, l *lab.File, name string, wantDays float64) resource.TestCheckFunc {
+	res := "erawan_patroni_cluster." + name
+	stateAttr := func(s *terraform.State, key string) string { return attrOf(s, res, key) }
 	return func(s *terraform.State) error {
 		ctx := context.Background()
 		caPEM := stateAttr(s, "ca_certificate")
@@ -517,7 +537,7 @@ func checkTLS(t *testing.T, pool *sshclient.Pool, l *lab.File, wantDays float64)
 			return err
 		}
 		leader := l.Hosts[0].Address
-		ms, _ := members(s)
+		ms, _ := stateMembers(s, res)
 		for _, m := range ms {
 			if m[0] == "leader" {
 				leader = m[2]
@@ -556,7 +576,7 @@ func checkTLS(t *testing.T, pool *sshclient.Pool, l *lab.File, wantDays float64)
 					return fmt.Errorf("etcd on %s answered plain HTTP: %s", h.Name, body)
 				}
 			}
-			noCert, err := tlsClient(pool, h.Address, "acc", 5*time.Second)
+			noCert, err := tlsClient(pool, h.Address, name, 5*time.Second)
 			if err != nil {
 				return err
 			}
@@ -564,7 +584,7 @@ func checkTLS(t *testing.T, pool *sshclient.Pool, l *lab.File, wantDays float64)
 				resp.Body.Close()
 				return fmt.Errorf("etcd on %s answered a client without a certificate (%s)", h.Name, resp.Status)
 			}
-			out, err := pool.Run(ctx, h.Address, "cd /etc/erawan/acc/tls && ETCDCTL_CACERT=ca.crt ETCDCTL_CERT=node.crt ETCDCTL_KEY=etcd.key etcdctl --endpoints="+
+			out, err := pool.Run(ctx, h.Address, "cd /etc/erawan/"+name+"/tls && ETCDCTL_CACERT=ca.crt ETCDCTL_CERT=node.crt ETCDCTL_KEY=etcd.key etcdctl --endpoints="+
 				"https://"+h.Address+":2379 endpoint health && stat -c '%n %a %U' etcd.key postgres.key && ls -A /etc/erawan/.tls-pending 2>/dev/null | wc -l", nil)
 			if err != nil || !strings.Contains(string(out), "is healthy") ||
 				!strings.Contains(string(out), "etcd.key 600 etcd") || !strings.Contains(string(out), "postgres.key 600 postgres") ||

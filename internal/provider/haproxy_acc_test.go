@@ -2,7 +2,9 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
 	"strings"
@@ -12,15 +14,22 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/lab"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
 )
 
-// hapConfig: a 3-node cluster on node1..3 and tenants on node4. Each tenant
-// is name -> [rw, ro] ports.
-func hapConfig(l *lab.File, tenants [][3]string) string {
+// hapConfig: a 3-node cluster on node1..3 with TLS (the default) and
+// tenants on node4. Each tenant is name -> [rw, ro] ports.
+func hapConfig(l *lab.File, tenants [][3]string) string { return hapConfigTLS(l, tenants, "") }
+
+// hapNoTLS is the cluster's tls block before the move to TLS.
+const hapNoTLS = "tls = { enabled = false }"
+
+// hapConfigTLS is hapConfig with the cluster's tls block tlsHCL.
+func hapConfigTLS(l *lab.File, tenants [][3]string, tlsHCL string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `
 provider "erawan" {
@@ -36,8 +45,9 @@ resource "erawan_patroni_cluster" "hap" {
   nodes               = [{ name = "pg1", address = %q }, { name = "pg2", address = %q }, { name = "pg3", address = %q }]
   allowed_cidrs       = [%q]
   deletion_protection = false
+  %s
 }
-`, l.SSHPrivateKeyFile, l.KnownHostsFile, l.Hosts[0].Address, l.Hosts[1].Address, l.Hosts[2].Address, labCIDR(l))
+`, l.SSHPrivateKeyFile, l.KnownHostsFile, l.Hosts[0].Address, l.Hosts[1].Address, l.Hosts[2].Address, labCIDR(l), tlsHCL)
 	for _, t := range tenants {
 		fmt.Fprintf(&b, `
 resource "erawan_haproxy_tenant" %q {
@@ -102,6 +112,47 @@ func checkRouting(proxy string, rw, ro int) resource.TestCheckFunc {
 	}
 }
 
+// hostOf is the address of the lab host whose member name is pg<i+1>.
+func hostOf(l *lab.File, member string) string {
+	var i int
+	if _, err := fmt.Sscanf(member, "pg%d", &i); err != nil || i < 1 || i > len(l.Hosts) {
+		return ""
+	}
+	return l.Hosts[i-1].Address
+}
+
+// execThroughProxy runs sql through the tenant's port as the superuser
+// (sslmode=prefer).
+func execThroughProxy(proxy string, port int, password, sql string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.ConnectConfig(ctx, proxyConfig(proxy, port, password))
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	_, err = c.Exec(ctx, sql)
+	return err
+}
+
+func proxyConfig(proxy string, port int, password string) *pgx.ConnConfig {
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d dbname=postgres connect_timeout=3 sslmode=prefer", proxy, port))
+	if err != nil {
+		panic(err)
+	}
+	cfg.User, cfg.Password = "postgres", password
+	return cfg
+}
+
+// startProxyLoop writes a row into client_loop (made by startWriteLoop)
+// through the tenant's port every interval, each on a new connection.
+func startProxyLoop(t *testing.T, proxy string, port int, password string, interval time.Duration) *writeLoop {
+	t.Helper()
+	w := startLoop(interval, func() error { return writeOnce(proxyConfig(proxy, port, password)) })
+	t.Cleanup(func() { _, _, _, _ = w.finish() })
+	return w
+}
+
 func portOpen(addr string, port int) bool {
 	c, err := net.DialTimeout("tcp", fmt.Sprintf("%s:%d", addr, port), 2*time.Second)
 	if err == nil {
@@ -122,7 +173,9 @@ func TestAccHAProxyTenant_postgresql(t *testing.T) {
 	a := [3]string{"ta", "5000", "5001"}
 	b := [3]string{"tb", "5010", "5011"}
 	clash := [3]string{"tc", "5000", "5021"}
-	var password string
+	var password, leader string
+	var starts map[string]string
+	var direct, viaProxy *writeLoop
 
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6,
@@ -139,14 +192,69 @@ func TestAccHAProxyTenant_postgresql(t *testing.T) {
 			return nil
 		},
 		Steps: []resource.TestStep{
-			{ // routing: read-write to the leader, read-only to a replica
-				Config: hapConfig(l, [][3]string{a}),
+			{ // routing: read-write to the leader, read-only to a replica, on a
+				// cluster without TLS (plain health checks)
+				Config: hapConfigTLS(l, [][3]string{a}, hapNoTLS),
 				Check: resource.ComposeAggregateTestCheckFunc(
 					checkRouting(proxy, 5000, 5001),
 					resource.TestCheckResourceAttr("erawan_haproxy_tenant.ta", "id", "ta@"+proxy),
 					resource.TestMatchResourceAttr("erawan_haproxy_tenant.ta", "rendered_config", regexp.MustCompile(`listen erawan_ta_rw\n    bind 0\.0\.0\.0:5000`)),
 					resource.TestMatchResourceAttr("erawan_haproxy_tenant.ta", "config_sha256", regexp.MustCompile(`^[0-9a-f]{64}$`)),
-					func(s *terraform.State) error { password = hapState(s, "superuser_password"); return nil },
+					resource.TestCheckNoResourceAttr("erawan_patroni_cluster.hap", "ca_certificate"),
+					func(s *terraform.State) error {
+						password, leader = hapState(s, "superuser_password"), hapState(s, "leader")
+						if strings.Contains(attrOf(s, "erawan_haproxy_tenant.ta", "rendered_config"), "check-ssl") {
+							return errors.New("the tenant of a cluster without TLS checks with check-ssl")
+						}
+						return execThroughProxy(proxy, 5000, password, "create table keep_me (v int); insert into keep_me values (42)")
+					},
+				),
+			},
+			{ // the move to TLS in place: the plan shows an update with the CA to
+				// come, and apply moves every channel with PostgreSQL running
+				// throughout (no restart, no failover) and the rows kept. One
+				// client writes to the leader directly and one through the
+				// tenant, each on a new connection every 100 ms (sslmode=prefer):
+				// no direct write may fail; the tenant's pause (its checks fail
+				// from the leader's REST API switch to HTTPS until the tenant's
+				// own update) is logged.
+				PreConfig: func() {
+					starts = postmasterStarts(t, pool, l)
+					direct = startWriteLoop(t, loopTarget{host: hostOf(l, leader), password: password}, 100*time.Millisecond)
+					viaProxy = startProxyLoop(t, proxy, 5000, password, 100*time.Millisecond)
+				},
+				Config: hapConfig(l, [][3]string{a}),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("erawan_patroni_cluster.hap", plancheck.ResourceActionUpdate),
+					plancheck.ExpectUnknownValue("erawan_patroni_cluster.hap", tfjsonpath.New("ca_certificate")),
+					plancheck.ExpectResourceAction("erawan_haproxy_tenant.ta", plancheck.ResourceActionUpdate),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkRouting(proxy, 5000, 5001),
+					func(s *terraform.State) error {
+						ok, failed, longest, firstErr := direct.finish()
+						pok, pfailed, plongest, pfirstErr := viaProxy.finish()
+						t.Logf("move to TLS: direct to the leader %d writes, %d failed, longest pause %.1f s; through the tenant %d writes, %d failed, longest pause %.1f s (first error: %v)",
+							ok, failed, longest.Seconds(), pok, pfailed, plongest.Seconds(), pfirstErr)
+						if failed > 0 || ok == 0 {
+							return fmt.Errorf("during the move to TLS %d of %d writes to the leader failed, for up to %.1f s; first: %v", failed, ok+failed, longest.Seconds(), firstErr)
+						}
+						if pok == 0 {
+							return fmt.Errorf("no write went through the tenant during the move; first error: %v", pfirstErr)
+						}
+						return nil
+					},
+					checkTLSOf(t, pool, l, "hap", 365),
+					resource.TestMatchResourceAttr("erawan_haproxy_tenant.ta", "rendered_config", regexp.MustCompile(`check port 8008 check-ssl verify required ca-file `)),
+					func(s *terraform.State) error {
+						if now := hapState(s, "leader"); now != leader {
+							return fmt.Errorf("the leader changed during the move to TLS: %s, then %s", leader, now)
+						}
+						if after := postmasterStarts(t, pool, l); !maps.Equal(after, starts) {
+							return fmt.Errorf("PostgreSQL restarted during the move to TLS: start times %v, then %v", starts, after)
+						}
+						return execThroughProxy(proxy, 5000, password, "do $$ begin if (select array_agg(v) from keep_me) is distinct from array[42] then raise 'keep_me lost its row'; end if; end $$")
+					},
 				),
 			},
 			{ // failover: stop the leader's Patroni; the read-write port follows
