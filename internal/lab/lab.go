@@ -81,10 +81,14 @@ type Options struct {
 }
 
 // Packages is the list of Debian packages in every base root. It is part of
-// the cache key, so changing it builds a new root.
+// the cache key, so changing it builds a new root. pgbackrest serves the
+// Patroni clusters' backups (#10) and keepalived the proxy tier's floating
+// address (#13); neither starts by itself (keepalived's unit needs a
+// keepalived.conf, which the package does not ship).
 var Packages = []string{
 	"systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "sudo", "iproute2", "procps",
 	"postgresql", "patroni", "etcd-server", "etcd-client", "haproxy", "curl", "ca-certificates",
+	"pgbackrest", "keepalived",
 }
 
 // MySQLSuite is the Debian suite of the MySQL hosts: only sid packages MySQL
