@@ -18,9 +18,12 @@ type Backup struct {
 	// (UTC, second precision, from timestamp.start/stop).
 	StartedAt, StoppedAt time.Time
 	// SizeBytes is the size of the database the backup holds, in bytes
-	// (info.size); RepositorySizeBytes what it takes in the repository,
-	// compressed (info.repository.size).
-	SizeBytes, RepositorySizeBytes int64
+	// (info.size); RepositorySizeBytes what a restore of it reads from the
+	// repository, compressed, with the backups it references
+	// (info.repository.size); RepositoryDeltaBytes what this backup itself
+	// added to the repository (info.repository.delta: less than
+	// RepositorySizeBytes for a diff or incr).
+	SizeBytes, RepositorySizeBytes, RepositoryDeltaBytes int64
 	// WALStart and WALStop are the first and last WAL segments the backup
 	// needs (archive.start/stop).
 	WALStart, WALStop string
@@ -70,7 +73,8 @@ type infoJSON struct {
 		Info struct {
 			Size       int64 `json:"size"`
 			Repository struct {
-				Size int64 `json:"size"`
+				Size  int64 `json:"size"`
+				Delta int64 `json:"delta"`
 			} `json:"repository"`
 		} `json:"info"`
 		Archive struct {
@@ -103,7 +107,7 @@ func ParseInfo(out []byte) ([]Stanza, error) {
 			s.Backups = append(s.Backups, Backup{
 				Label: b.Label, Type: b.Type, Error: b.Error,
 				StartedAt: time.Unix(b.Timestamp.Start, 0).UTC(), StoppedAt: time.Unix(b.Timestamp.Stop, 0).UTC(),
-				SizeBytes: b.Info.Size, RepositorySizeBytes: b.Info.Repository.Size,
+				SizeBytes: b.Info.Size, RepositorySizeBytes: b.Info.Repository.Size, RepositoryDeltaBytes: b.Info.Repository.Delta,
 				WALStart: b.Archive.Start, WALStop: b.Archive.Stop, Reference: slices.Clone(b.Reference),
 			})
 		}

@@ -107,8 +107,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("repository_host %s is member %s: backups on a member's own host are lost with it; choose another host", c.RepositoryHost, m.Name))
 		}
 	}
-	if p := c.RepositoryPath; !path.IsAbs(p) || path.Clean(p) != p || p == "/" || strings.ContainsAny(p, " \t\n'\"\\$`") {
-		errs = append(errs, fmt.Errorf("repository_path %q: want a clean absolute path other than /, without spaces or quotes", p))
+	if err := CheckRepositoryPath(c.RepositoryPath); err != nil {
+		errs = append(errs, err)
 	}
 	if c.RetentionFull < 1 || c.RetentionFull > 9999 {
 		errs = append(errs, fmt.Errorf("retention_full %d: want 1 to 9999", c.RetentionFull))
@@ -117,6 +117,16 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("server_port %d: want 1 to 65535", c.ServerPort))
 	}
 	return errors.Join(errs...)
+}
+
+// CheckRepositoryPath refuses a repository path that is not a clean
+// absolute path other than /, or that holds spaces, quotes or shell
+// characters (it goes into pgBackRest's configuration and unit files).
+func CheckRepositoryPath(p string) error {
+	if !path.IsAbs(p) || path.Clean(p) != p || p == "/" || strings.ContainsAny(p, " \t\n'\"\\$`") {
+		return fmt.Errorf("repository_path %q: want a clean absolute path other than /, without spaces or quotes", p)
+	}
+	return nil
 }
 
 // ValidSchedule reports whether s looks like a systemd OnCalendar

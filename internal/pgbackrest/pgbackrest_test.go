@@ -57,7 +57,7 @@ func TestRepositoryConfig(t *testing.T) {
 		"pg2-host-key-file=/etc/erawan/.pgbackrest/orders/tls/pgbackrest.key", "pg2-path=/var/lib/erawan/orders/postgresql/data", "pg2-socket-path=/var/run/postgresql")
 	// The repository path is the stanza's, so another cluster's stanza on
 	// the same host may keep its repository elsewhere.
-	if g := text[:strings.Index(text, "[orders]")]; strings.Contains(g, "repo1-path") {
+	if g, _, _ := strings.Cut(text, "[orders]"); strings.Contains(g, "repo1-path") {
 		t.Errorf("repo1-path belongs in the stanza section:\n%s", text)
 	}
 	c.Members = c.Members[:1]
