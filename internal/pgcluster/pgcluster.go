@@ -4,10 +4,12 @@
 package pgcluster
 
 import (
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
 
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/pgbackrest"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/pki"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/secrets"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
@@ -32,15 +34,21 @@ const (
 	StepConverge      = "converge"
 	StepDynamicConfig = "dynamic_config"
 	StepTeardown      = "teardown"
-	PlaybookCreate    = "patroni_create.yml"
-	PlaybookUpdate    = "patroni_update.yml"
-	PlaybookDelete    = "patroni_delete.yml"
+	// StepPgBackRest configures pgBackRest on every member and on the
+	// repository host and starts their TLS servers; StepStanza creates the
+	// stanza, checks archiving, takes the first full backup and installs
+	// the schedule. Both do nothing without backups.
+	StepPgBackRest = "pgbackrest"
+	StepStanza     = "stanza"
+	PlaybookCreate = "patroni_create.yml"
+	PlaybookUpdate = "patroni_update.yml"
+	PlaybookDelete = "patroni_delete.yml"
 )
 
 // Steps of each playbook, in order.
 var (
-	CreateSteps = []string{StepPreflight, StepTLS, StepEtcd, StepConfigure, StepBootstrap, StepJoin, StepVerify, StepDatabase}
-	UpdateSteps = []string{StepPreflight, StepTLS, StepRemoveGone, StepRemoveMembers, StepMembership, StepAddMembers, StepPasswords, StepConverge, StepDynamicConfig, StepDatabase, StepVerify}
+	CreateSteps = []string{StepPreflight, StepTLS, StepPgBackRest, StepEtcd, StepConfigure, StepBootstrap, StepJoin, StepVerify, StepDatabase, StepStanza}
+	UpdateSteps = []string{StepPreflight, StepTLS, StepRemoveGone, StepRemoveMembers, StepMembership, StepAddMembers, StepPasswords, StepConverge, StepPgBackRest, StepDynamicConfig, StepDatabase, StepStanza, StepVerify}
 	DeleteSteps = []string{StepTeardown}
 )
 
@@ -80,6 +88,101 @@ type Spec struct {
 	Passwords       Passwords
 	// TLS is the cluster's TLS; nil runs every channel in plaintext.
 	TLS *TLS
+	// Backup is where and how the cluster is backed up with pgBackRest;
+	// nil without backups. It needs TLS (the transport is pgBackRest's TLS
+	// server with certificates of the cluster CA).
+	Backup *Backup
+}
+
+// Backup is the `backup` block of a cluster: a pgBackRest repository on a
+// host apart from the members, with the cluster's name as its stanza.
+type Backup struct {
+	RepositoryHost string // address, reached with the provider's SSH settings
+	RepositoryPath string // repo1-path, default pgbackrest.DefaultRepositoryPath
+	RetentionFull  int    // repo1-retention-full
+	ServerPort     int    // the pgBackRest TLS servers' port, default pgbackrest.DefaultServerPort
+	// Schedule maps a backup type (full, diff, incr) to the systemd
+	// OnCalendar expression of its timer on the repository host.
+	Schedule map[string]string
+}
+
+// RepositoryMember is the repository host as a certificate subject and
+// inventory host: it gets a certificate of the cluster CA whose common
+// name the members' pgBackRest servers admit.
+func (b *Backup) RepositoryMember() topology.Member {
+	return topology.Member{Name: pgbackrest.RepositoryCommonName, Address: b.RepositoryHost}
+}
+
+// GroupRepository is the inventory group of the repository host.
+const GroupRepository = "erawan_repository"
+
+// Key files pgBackRest reads: members run it as postgres and share
+// PostgreSQL's key; the repository host runs it as pgbackrest.
+const (
+	memberKey     = "postgres.key"
+	repositoryKey = "pgbackrest.key"
+)
+
+// PgBackRest is the pgBackRest configuration of the spec's backups (nil
+// without them): member files in /etc/erawan/<name>/, the repository
+// host's in pgbackrest.RepositoryDir(name).
+func (s *Spec) PgBackRest() *pgbackrest.Config {
+	if s.Backup == nil {
+		return nil
+	}
+	etc := "/etc/erawan/" + s.Name
+	repo := pgbackrest.RepositoryDir(s.Name)
+	c := &pgbackrest.Config{
+		Stanza: s.Name, DataDir: "/var/lib/erawan/" + s.Name + "/postgresql/data", PGPort: s.PostgresPort, SocketDir: "/var/run/postgresql",
+		RepositoryHost: s.Backup.RepositoryHost, RepositoryPath: s.Backup.RepositoryPath, RetentionFull: s.Backup.RetentionFull,
+		ServerPort: s.Backup.ServerPort, TLSDir: etc + "/tls", RepositoryTLSDir: repo + "/tls", MemberKey: memberKey, RepositoryKey: repositoryKey,
+		MemberConfigFile: pgbackrest.ConfigFile(etc), RepositoryConfigFile: pgbackrest.ConfigFile(repo),
+	}
+	for _, n := range s.Nodes {
+		c.Members = append(c.Members, pgbackrest.Member{Name: n.Name, Address: n.Address})
+	}
+	return c
+}
+
+// EffectiveParameters are the PostgreSQL parameters the cluster runs
+// with: the user's, and with backups WAL archiving to the repository
+// (archive_mode, archive_command). The marker and drift keep to the
+// user's own (Parameters).
+func (s *Spec) EffectiveParameters() map[string]string {
+	out := maps.Clone(nonNilMap(s.Parameters))
+	if c := s.PgBackRest(); c != nil {
+		out["archive_mode"] = "on"
+		out["archive_command"] = pgbackrest.ArchiveCommand(c.MemberConfigFile, c.Stanza)
+	}
+	return out
+}
+
+// BackupVars are a run's backups as the playbooks see them (erawan_backup).
+type BackupVars struct {
+	Stanza           string            `json:"stanza"`
+	ServerPort       int               `json:"server_port"`
+	RepositoryPath   string            `json:"repository_path"`
+	RepositoryDir    string            `json:"repository_dir"`
+	MemberConfigFile string            `json:"member_config_file"`
+	RepositoryConfig string            `json:"repository_config"`
+	MemberConfigs    map[string]string `json:"member_configs"`
+	Schedule         map[string]string `json:"schedule"`
+	User             string            `json:"user"`
+	RepositoryKey    string            `json:"repository_key"`
+}
+
+func (s *Spec) backupVars() *BackupVars {
+	c := s.PgBackRest()
+	if c == nil {
+		return nil
+	}
+	v := &BackupVars{Stanza: c.Stanza, ServerPort: c.ServerPort, RepositoryPath: c.RepositoryPath, RepositoryDir: pgbackrest.RepositoryDir(s.Name),
+		MemberConfigFile: c.MemberConfigFile, RepositoryConfig: c.RepositoryConfig(), MemberConfigs: map[string]string{},
+		Schedule: nonNilMap(s.Backup.Schedule), User: pgbackrest.RepositoryUser, RepositoryKey: repositoryKey}
+	for _, m := range c.Members {
+		v.MemberConfigs[m.Name] = c.MemberConfig(m)
+	}
+	return v
 }
 
 // TLS is how a cluster's channels are secured: etcd client and peer TLS
@@ -115,7 +218,7 @@ func (s *Spec) Equal(o *Spec) bool {
 		slices.Equal(s.AllowedCIDRs, o.AllowedCIDRs) && mapsEqual(s.Parameters, o.Parameters) &&
 		s.SynchronousMode == o.SynchronousMode &&
 		reflect.DeepEqual(s.Database, o.Database) &&
-		s.Passwords == o.Passwords && reflect.DeepEqual(s.TLS, o.TLS)
+		s.Passwords == o.Passwords && reflect.DeepEqual(s.TLS, o.TLS) && reflect.DeepEqual(s.Backup, o.Backup)
 }
 
 func mapsEqual(a, b map[string]string) bool {
@@ -157,8 +260,19 @@ type Marker struct {
 	DatabaseOwner   string            `json:"database_owner,omitempty"`
 	TLS             bool              `json:"tls"`
 	RequireTLS      bool              `json:"require_tls"`
+	// Backup is the `backup` block, for import; absent without backups.
+	Backup *MarkerBackup `json:"backup,omitempty"`
 	// No password: PostgreSQL keeps the owner's only as a SCRAM verifier,
 	// and the roles' are in patroni.yml (import reads them there).
+}
+
+// MarkerBackup is the `backup` block in a marker.
+type MarkerBackup struct {
+	RepositoryHost string            `json:"repository_host"`
+	RepositoryPath string            `json:"repository_path"`
+	RetentionFull  int               `json:"retention_full"`
+	ServerPort     int               `json:"server_port"`
+	Schedule       map[string]string `json:"schedule"`
 }
 
 // Marker returns the marker content of the spec.
@@ -173,6 +287,10 @@ func (s *Spec) Marker() Marker {
 	}
 	if s.TLS != nil {
 		m.TLS, m.RequireTLS = true, s.TLS.RequireTLS
+	}
+	if b := s.Backup; b != nil {
+		m.Backup = &MarkerBackup{RepositoryHost: b.RepositoryHost, RepositoryPath: b.RepositoryPath, RetentionFull: b.RetentionFull,
+			ServerPort: b.ServerPort, Schedule: nonNilMap(b.Schedule)}
 	}
 	return m
 }
@@ -225,6 +343,8 @@ type Vars struct {
 	// TLSMove says this update moves a running cluster without TLS to TLS
 	// in place (patroni_tls move.yml): old had no TLS, the new spec has.
 	TLSMove bool `json:"erawan_pg_tls_move"`
+	// Backup is the run's pgBackRest configuration; null without backups.
+	Backup *BackupVars `json:"erawan_backup"`
 }
 
 // Vars renders the playbook variables of a create or delete (old nil) or
@@ -236,8 +356,8 @@ func (s *Spec) Vars(old *Spec, rotate map[string]string) (*Vars, error) {
 	v := &Vars{
 		Cluster: s.Name, ClusterID: s.ID, PostgresVersion: s.PostgresVersion,
 		PostgresPort: s.PostgresPort, PatroniPort: s.PatroniPort, EtcdClientPort: s.EtcdClientPort, EtcdPeerPort: s.EtcdPeerPort,
-		AllowedCIDRs: nonNil(s.AllowedCIDRs), Parameters: nonNilMap(s.Parameters), SynchronousMode: s.SynchronousMode,
-		Marker: s.Marker(), ConfigPatch: map[string]any{}, ParametersChanged: []string{}, RotateVerifiers: map[string]string{},
+		AllowedCIDRs: nonNil(s.AllowedCIDRs), Parameters: s.EffectiveParameters(), SynchronousMode: s.SynchronousMode,
+		Marker: s.Marker(), Backup: s.backupVars(), ConfigPatch: map[string]any{}, ParametersChanged: []string{}, RotateVerifiers: map[string]string{},
 		Passwords: s.Passwords, GoneMembers: []string{},
 	}
 	if s.Database != nil {
@@ -261,19 +381,21 @@ func (s *Spec) Vars(old *Spec, rotate map[string]string) (*Vars, error) {
 }
 
 // DiffConfig returns the PATCH /config body and the changed parameter names
-// between two specs: changed or added parameters get their new value,
-// removed ones null (back to Patroni's default), synchronous_mode when it changed.
+// between two specs (their EffectiveParameters, so adding backups turns
+// archiving on): changed or added parameters get their new value, removed
+// ones null (back to Patroni's default), synchronous_mode when it changed.
 func DiffConfig(old, next *Spec) (map[string]any, []string) {
 	params := map[string]any{}
 	var changed []string
-	for k, v := range next.Parameters {
-		if ov, ok := old.Parameters[k]; !ok || ov != v {
+	oldParams, nextParams := old.EffectiveParameters(), next.EffectiveParameters()
+	for k, v := range nextParams {
+		if ov, ok := oldParams[k]; !ok || ov != v {
 			params[k] = v
 			changed = append(changed, k)
 		}
 	}
-	for k := range old.Parameters {
-		if _, ok := next.Parameters[k]; !ok {
+	for k := range oldParams {
+		if _, ok := nextParams[k]; !ok {
 			params[k] = nil
 			changed = append(changed, k)
 		}

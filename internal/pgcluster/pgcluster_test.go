@@ -82,6 +82,8 @@ func TestSpecEqualCoversEveryField(t *testing.T) {
 		s := spec()
 		s.AllowedCIDRs, s.SynchronousMode = []string{"10.0.0.0/24"}, true
 		s.TLS = &TLS{RequireTLS: true, CAPEM: "ca", Certs: map[string]string{"pg1": "cert"}}
+		s.Backup = &Backup{RepositoryHost: "10.0.0.5", RepositoryPath: "/var/lib/pgbackrest", RetentionFull: 2, ServerPort: 8432,
+			Schedule: map[string]string{"full": "daily"}}
 		return s
 	}
 	testspec.EqualCoversEveryField(t, full, (*Spec).Equal, nil)
@@ -188,5 +190,31 @@ func TestTLSVars(t *testing.T) {
 	}
 	if !v.Marker.TLS || !v.Marker.RequireTLS {
 		t.Fatalf("marker %+v", v.Marker)
+	}
+}
+
+// Backups turn WAL archiving on through the dynamic configuration, so
+// adding them patches archive_mode (a restart) and archive_command; the
+// marker keeps only the user's parameters.
+func TestBackupArchiving(t *testing.T) {
+	old, nw := spec(), spec()
+	nw.Backup = &Backup{RepositoryHost: "10.0.0.5", RepositoryPath: "/var/lib/pgbackrest", RetentionFull: 2, ServerPort: 8432}
+	patch, changed := DiffConfig(old, nw)
+	if strings.Join(changed, ",") != "archive_command,archive_mode" {
+		t.Fatalf("changed %v", changed)
+	}
+	params := patch["postgresql"].(map[string]any)["parameters"].(map[string]any)
+	if params["archive_mode"] != "on" || !strings.Contains(params["archive_command"].(string), "--stanza="+nw.Name+" archive-push %p") {
+		t.Fatalf("patch %v", params)
+	}
+	if _, ok := nw.Marker().Parameters["archive_command"]; ok {
+		t.Fatal("the marker holds the user's parameters only")
+	}
+	v, err := nw.Vars(nil, nil)
+	if err != nil || v.Backup == nil || v.Parameters["archive_mode"] != "on" || len(v.Backup.MemberConfigs) != len(nw.Nodes) {
+		t.Fatalf("vars %+v %v", v, err)
+	}
+	if patch, _ := DiffConfig(nw, old); patch["postgresql"].(map[string]any)["parameters"].(map[string]any)["archive_mode"] != nil {
+		t.Fatal("removing backups resets archive_mode")
 	}
 }
