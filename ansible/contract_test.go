@@ -73,7 +73,10 @@ func patroniSpec() *pgcluster.Spec {
 	return &pgcluster.Spec{Name: "main", ID: "main-0f6f3b9e1c2d", PostgresVersion: 16, Nodes: testMembers,
 		PostgresPort: 5432, PatroniPort: 8008, EtcdClientPort: 2379, EtcdPeerPort: 2380,
 		AllowedCIDRs: []string{"10.0.0.0/24"}, Parameters: map[string]string{"max_connections": "200"},
-		Database:  &pgcluster.Database{Name: "app", Owner: "app", Password: "pw-app"},
+		Database: &pgcluster.Database{Name: "app", Owner: "app", Password: "pw-app"},
+		TLS:      &pgcluster.TLS{RequireTLS: true, CAPEM: "ca"},
+		Backup: &pgcluster.Backup{RepositoryHost: "127.0.0.5", RepositoryPath: "/var/lib/pgbackrest", RetentionFull: 2, ServerPort: 8432,
+			Schedule: map[string]string{"full": "Sun *-*-* 01:00:00"}},
 		Passwords: pgcluster.Passwords{Superuser: "pw-super", Replication: "pw-repl", Rewind: "pw-rewind", RestAPI: "pw-rest"}}
 }
 
@@ -121,6 +124,7 @@ const inventory = `all:
     erawan_added: {hosts: {pg3: {}}}
     erawan_removed: {hosts: {pg4: {ansible_host: 127.0.0.4}}}
     erawan_proxy: {hosts: {px1: {ansible_host: 127.0.0.1}}}
+    erawan_repository: {hosts: {pgbackrest-repository: {ansible_host: 127.0.0.5}}}
 `
 
 // ansiblePlaybook returns the path of ansible-playbook, skipping the test
@@ -476,7 +480,8 @@ func TestAllVariablesPassValidation(t *testing.T) {
 		case "patroni":
 			v := pb.vars()
 			v["erawan_database"] = nil
-			variants = append(variants, variant{"no_database", v, map[string]bool{"database": true}})
+			v["erawan_backup"] = nil
+			variants = append(variants, variant{"no_database", v, map[string]bool{"database": true, "pgbackrest": true, "stanza": true}})
 		case "mysql":
 			v := pb.vars()
 			v["erawan_mysql_database"] = nil

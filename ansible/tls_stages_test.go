@@ -39,6 +39,7 @@ func TestTLSMoveStagesRender(t *testing.T) {
 		t.Fatal(err)
 	}
 	old, next := patroniSpec(), patroniSpec()
+	old.TLS, old.Backup = nil, nil
 	next.TLS = &pgcluster.TLS{RequireTLS: true, CAPEM: "ca"}
 	vars := asMap(next.Vars(old, nil))
 	if vars["erawan_pg_tls_move"] != true {
