@@ -103,12 +103,13 @@ const (
 
 // accConfig renders the test cluster on lab hosts idx (0-based), member
 // names pg<idx+1>.
-func accConfig(l *lab.File, idx []int, maxConn int, protect bool) string {
-	return accConfigTLS(l, idx, maxConn, protect, accTLS)
+func accConfig(l *lab.File, idx []int, maxConn int) string {
+	return accConfigTLS(l, idx, maxConn, false, accTLS)
 }
 
-// accConfigTLS is accConfig with the tls block tlsHCL.
-func accConfigTLS(l *lab.File, idx []int, maxConn int, protect bool, tlsHCL string) string {
+// accConfigTLS is accConfig with the tls block tlsHCL, and any further
+// attributes of the cluster in extra (such as accBackup's block).
+func accConfigTLS(l *lab.File, idx []int, maxConn int, protect bool, tlsHCL string, extra ...string) string {
 	var nodes []string
 	for _, i := range idx {
 		nodes = append(nodes, fmt.Sprintf(`{ name = "pg%d", address = %q }`, i+1, l.Hosts[i].Address))
@@ -123,6 +124,7 @@ resource "erawan_patroni_cluster" "acc" {
   database         = { name = "app", owner = "app" }
   deletion_protection = %t
   %s
+  %s
 }
 
 data "erawan_patroni_cluster" "acc" {
@@ -130,7 +132,17 @@ data "erawan_patroni_cluster" "acc" {
   ca_certificate_pem = erawan_patroni_cluster.acc.ca_certificate
   depends_on = [erawan_patroni_cluster.acc]
 }
-`, strings.Join(nodes, ", "), labCIDR(l), maxConn, protect, tlsHCL)
+`, strings.Join(nodes, ", "), labCIDR(l), maxConn, protect, tlsHCL, strings.Join(extra, "\n"))
+}
+
+// accBackup is the backup block of cluster acc: its repository on node4
+// (the fourth lab host), with a daily differential backup.
+func accBackup(l *lab.File) string {
+	return fmt.Sprintf(`backup = {
+    repository_host = %q
+    retention_full  = 1
+    schedule        = { differential = "daily" }
+  }`, l.Hosts[3].Address)
 }
 
 // labProviderHCL is the provider block that reaches the lab's hosts.
@@ -287,11 +299,11 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 					}
 				}
 			}
-			return nil
+			return checkRepositoryKept(ctx, pool, l)
 		},
 		Steps: []resource.TestStep{
 			{ // create
-				Config: accConfig(l, all, 150, false),
+				Config: accConfig(l, all, 150),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(accRes, tfjsonpath.New("members"), knownvalue.ListSizeExact(3)),
 					statecheck.ExpectKnownValue(accRes, tfjsonpath.New("leader"), knownvalue.NotNull()),
@@ -342,12 +354,12 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 				),
 			},
 			{ // nothing changed: the plan is empty
-				Config:           accConfig(l, all, 150, false),
+				Config:           accConfig(l, all, 150),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},
 			{ // drift: Patroni stopped on a replica
 				PreConfig: func() { sshRun(t, pool, replica, "systemctl stop erawan-patroni-acc") },
-				Config:    accConfig(l, all, 150, false),
+				Config:    accConfig(l, all, 150),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply:             []plancheck.PlanCheck{plancheck.ExpectNonEmptyPlan()},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
@@ -356,7 +368,7 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 			},
 			{ // drift: etcd down on a node
 				PreConfig: func() { sshRun(t, pool, replica, "systemctl stop erawan-etcd-acc") },
-				Config:    accConfig(l, all, 150, false),
+				Config:    accConfig(l, all, 150),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply:             []plancheck.PlanCheck{plancheck.ExpectNonEmptyPlan()},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
@@ -364,7 +376,7 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 				Check: checkHealthy(3),
 			},
 			{ // a parameter changed in place (needs a restart: replicas first)
-				Config: accConfig(l, all, 200, false),
+				Config: accConfig(l, all, 200),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(accRes, plancheck.ResourceActionUpdate)}},
 				Check: resource.ComposeAggregateTestCheckFunc(checkHealthy(3), func(s *terraform.State) error {
@@ -387,15 +399,27 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 				}),
 			},
 			{ // scale 3 -> 2
-				Config: accConfig(l, []int{0, 1}, 200, false),
+				Config: accConfig(l, []int{0, 1}, 200),
 				Check: resource.ComposeAggregateTestCheckFunc(checkHealthy(2), func(s *terraform.State) error {
 					return sqlOn(s, stateAttr(s, "leader"), checkRow)
 				}),
 			},
 			{ // scale 2 -> 3: the data written before is on the new member
-				Config: accConfig(l, all, 200, false),
+				Config: accConfig(l, all, 200),
 				Check: resource.ComposeAggregateTestCheckFunc(checkHealthy(3), loopAt.capture, func(s *terraform.State) error {
 					return sqlOn(s, "pg3", checkRow)
+				}),
+			},
+			{ // backups added in place: pgBackRest on the members and on node4, the
+				// stanza, WAL archiving (archive_mode needs a rolling restart) and
+				// the first full backup; then the scheduled differential one
+				Config: accConfigTLS(l, all, 200, false, accTLS, accBackup(l)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(accRes, plancheck.ResourceActionUpdate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(checkHealthy(3), checkBackups(t, pool, l), func(s *terraform.State) error {
+					return sqlOn(s, stateAttr(s, "leader"), checkRow)
 				}),
 			},
 			{ // renewal: renew_before_days now exceeds the time left, so the plan
@@ -407,7 +431,7 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 					startTimes = postmasterStarts(t, pool, l)
 					loop = startWriteLoop(t, loopAt, 100*time.Millisecond)
 				},
-				Config: accConfigTLS(l, all, 200, false, accRenewTLS),
+				Config: accConfigTLS(l, all, 200, false, accRenewTLS, accBackup(l)),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(accRes, plancheck.ResourceActionUpdate),
 					plancheck.ExpectUnknownValue(accRes, tfjsonpath.New("certificates_expire_at")),
@@ -427,12 +451,12 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 				}),
 			},
 			{ // renewed: nothing more to do
-				Config:   accConfigTLS(l, all, 200, false, accRenewTLS),
+				Config:   accConfigTLS(l, all, 200, false, accRenewTLS, accBackup(l)),
 				PlanOnly: true,
 			},
 			{ // drift: a node certificate removed by hand is replaced, and that node reloaded
 				PreConfig: func() { sshRun(t, pool, replica, "rm /etc/erawan/acc/tls/node.crt") },
-				Config:    accConfigTLS(l, all, 200, false, accRenewTLS),
+				Config:    accConfigTLS(l, all, 200, false, accRenewTLS, accBackup(l)),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(accRes, plancheck.ResourceActionUpdate),
 				}},
@@ -453,15 +477,15 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 				ImportStateCheck:        importedWithoutDatabasePassword,
 			},
 			{ // deletion protection: turning it on changes nothing on the nodes...
-				Config: accConfig(l, all, 200, true),
+				Config: accConfigTLS(l, all, 200, true, accTLS, accBackup(l)),
 			},
 			{ // ...and refuses destroy at plan time
-				Config:      accConfig(l, all, 200, true),
+				Config:      accConfigTLS(l, all, 200, true, accTLS, accBackup(l)),
 				Destroy:     true,
 				ExpectError: regexp.MustCompile(`Deletion protection is on`),
 			},
 			{
-				Config: accConfig(l, all, 200, false),
+				Config: accConfigTLS(l, all, 200, false, accTLS, accBackup(l)),
 			},
 		},
 	})

@@ -79,6 +79,10 @@ type clusterEngine[M any, S clusterSpec[S], O clusterObservation, D driftReport,
 	info() engineInfo
 	base(m *M) *clusterBase
 	members(s S) []topology.Member
+	// certSubjects are the hosts that hold a certificate of the cluster CA:
+	// the members, and for Patroni with backups the repository host (as
+	// the pseudo-member pgbackrest.RepositoryCommonName).
+	certSubjects(s S) []topology.Member
 
 	// prepareCreate fills what Create generates (passwords, modes) and
 	// sets the observed attributes to null.

@@ -49,7 +49,7 @@ func (r *clusterResource[M, S, O, D, R]) Configure(_ context.Context, req resour
 // (ch nil, rot zero) or an update from old with member diff ch, rotating rot.
 func (r *clusterResource[M, S, O, D, R]) job(old, s S, ch *topology.Change, rot R, playbook string) (runner.Job, error) {
 	job, err := r.engine.job(old, s, ch, rot)
-	job.Playbook, job.Hosts = playbook, topology.Hosts(r.engine.members(s), ch)
+	job.Playbook, job.Hosts = playbook, append(topology.Hosts(r.engine.members(s), ch), job.Hosts...)
 	return job, err
 }
 
@@ -100,10 +100,10 @@ func (r *clusterResource[M, S, O, D, R]) Create(ctx context.Context, req resourc
 	}
 	defer unlock(ctx, lk, r.object(b.Name.ValueString()), &resp.Diagnostics)
 	if ca != nil {
-		if !r.issue(ctx, ca, b.ID.ValueString(), spec, r.engine.members(spec), settings, &priv, &resp.Diagnostics) {
+		if !r.issue(ctx, ca, b.ID.ValueString(), spec, r.engine.certSubjects(spec), settings, &priv, &resp.Diagnostics) {
 			return
 		}
-		*r.engine.tls(&plan).ExpireAt = priv.earliest(r.engine.members(spec))
+		*r.engine.tls(&plan).ExpireAt = priv.earliest(r.engine.certSubjects(spec))
 		resp.Diagnostics.Append(writeTLSPrivate(ctx, resp.Private, priv)...)
 	}
 	job, err := r.job(spec, spec, nil, *new(R), r.engine.info().create)
@@ -199,7 +199,7 @@ func (r *clusterResource[M, S, O, D, R]) issueUpdate(ctx context.Context, plan, 
 	for _, m := range members {
 		delete(priv.Broken, m.Name)
 	}
-	*ta.ExpireAt = priv.earliest(r.engine.members(spec))
+	*ta.ExpireAt = priv.earliest(r.engine.certSubjects(spec))
 	diags.Append(writeTLSPrivate(ctx, p, *priv)...)
 	return true
 }
@@ -208,14 +208,13 @@ func (r *clusterResource[M, S, O, D, R]) issueUpdate(ctx context.Context, plan, 
 // tls.renew_before_days of now, by the expiries in priv (recorded at issue
 // and from each Read's TLS handshakes). Members without a known expiry
 // (new ones) are not listed.
-func (r *clusterResource[M, S, O, D, R]) renewals(ctx context.Context, plan *M, priv tlsPrivate, now time.Time, diags *diag.Diagnostics) []topology.Member {
+func (r *clusterResource[M, S, O, D, R]) renewals(ctx context.Context, plan *M, subjects []topology.Member, priv tlsPrivate, now time.Time, diags *diag.Diagnostics) []topology.Member {
 	ta := r.engine.tls(plan)
 	if ta == nil || ta.CACertificate.IsNull() || ta.CACertificate.IsUnknown() || ta.TLS.IsUnknown() {
 		return nil
 	}
 	s := readTLS(ctx, *ta.TLS, diags)
-	members, d := r.engine.base(plan).members(ctx)
-	if !s.On || d.HasError() {
+	if !s.On {
 		return nil
 	}
 	if caEnd, expiring := caExpiring(ta.CACertificate.ValueString(), s.RenewBefore, now); expiring {
@@ -227,7 +226,7 @@ func (r *clusterResource[M, S, O, D, R]) renewals(ctx context.Context, plan *M, 
 				r.object(r.engine.base(plan).Name.ValueString()), caEnd.UTC().Format(time.RFC3339)))
 		return nil
 	}
-	return dueForRenewal(members, priv, s.RenewBefore, now)
+	return dueForRenewal(subjects, priv, s.RenewBefore, now)
 }
 
 // saveWriteOnly keeps the write-only secrets of a successful apply out of
@@ -286,7 +285,7 @@ func (r *clusterResource[M, S, O, D, R]) Read(ctx context.Context, req resource.
 		}
 		s := readTLS(ctx, *ta.TLS, &resp.Diagnostics)
 		priv.Broken = certDrift(ta.CACertificate.ValueString(), r.engine.members(spec), r.engine.nodeCerts(obs), s.RenewBefore, time.Now())
-		*ta.ExpireAt = priv.earliest(r.engine.members(spec))
+		*ta.ExpireAt = priv.earliest(r.engine.certSubjects(spec))
 		resp.Diagnostics.Append(writeTLSPrivate(ctx, resp.Private, priv)...)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
@@ -393,7 +392,13 @@ func (r *clusterResource[M, S, O, D, R]) ModifyPlan(ctx context.Context, req res
 			"terraform apply will repair:\n- "+strings.Join(drift, "\n- "))
 		changed = true
 	}
-	if due := r.renewals(ctx, &plan, readTLSPrivate(ctx, req.Private), time.Now(), &resp.Diagnostics); len(due) > 0 {
+	var subjects []topology.Member
+	if _, d := pb.members(ctx); !d.HasError() && !pb.Nodes.IsUnknown() {
+		if ps, d := r.engine.spec(ctx, &plan); !d.HasError() {
+			subjects = r.engine.certSubjects(ps)
+		}
+	}
+	if due := r.renewals(ctx, &plan, subjects, readTLSPrivate(ctx, req.Private), time.Now(), &resp.Diagnostics); len(due) > 0 {
 		var list []string
 		for _, m := range due {
 			list = append(list, fmt.Sprintf("%s (expires %s)", m.Name, readTLSPrivate(ctx, req.Private).Expiry[m.Name].UTC().Format(time.RFC3339)))
@@ -530,8 +535,8 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 			return
 		}
 	}
-	due := r.renewals(ctx, &plan, priv, time.Now(), &resp.Diagnostics)
-	for _, m := range r.engine.members(newSpec) {
+	due := r.renewals(ctx, &plan, r.engine.certSubjects(newSpec), priv, time.Now(), &resp.Diagnostics)
+	for _, m := range r.engine.certSubjects(newSpec) {
 		if _, broken := priv.Broken[m.Name]; broken && !slices.ContainsFunc(due, func(d topology.Member) bool { return d.Name == m.Name }) {
 			due = append(due, m) // a broken certificate is replaced like a due one
 		}
@@ -557,7 +562,7 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 	updated := progress.Done
 	if !progress.Done {
 		if !slices.Contains(progress.Completed, tlsStep) &&
-			!r.issueUpdate(ctx, &plan, &config, newSpec, r.engine.members(newSpec), &priv, &resp.Diagnostics, resp.Private) {
+			!r.issueUpdate(ctx, &plan, &config, newSpec, r.engine.certSubjects(newSpec), &priv, &resp.Diagnostics, resp.Private) {
 			return
 		}
 		job, jerr := r.job(newSpec, newSpec, nil, *new(R), r.engine.info().create)
@@ -583,10 +588,12 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 				return !owned[m.Name] || slices.ContainsFunc(ch.Gone, func(g topology.Member) bool { return g.Name == m.Name })
 			})
 		}
-		// New members, and members whose certificates are due for renewal.
+		// New members (and a new repository host), and members whose
+		// certificates are due for renewal.
 		var issue []topology.Member
-		for _, m := range r.engine.members(newSpec) {
-			if moving || slices.Contains(ch.Added, m.Name) || slices.ContainsFunc(due, func(d topology.Member) bool { return d.Name == m.Name }) {
+		oldSubjects := r.engine.certSubjects(oldSpec)
+		for _, m := range r.engine.certSubjects(newSpec) {
+			if moving || !slices.Contains(oldSubjects, m) || slices.ContainsFunc(due, func(d topology.Member) bool { return d.Name == m.Name }) {
 				issue = append(issue, m)
 			}
 		}
@@ -605,7 +612,7 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 		return
 	}
 	if ta := r.engine.tls(&plan); ta != nil && ta.ExpireAt.IsUnknown() {
-		*ta.ExpireAt = priv.earliest(r.engine.members(newSpec))
+		*ta.ExpireAt = priv.earliest(r.engine.certSubjects(newSpec))
 		if ta.CACertificate.IsNull() {
 			*ta.ExpireAt = types.StringNull()
 		}
@@ -654,7 +661,14 @@ func (r *clusterResource[M, S, O, D, R]) Delete(ctx context.Context, req resourc
 	}
 	owned := r.fence(statuses, b.ID.ValueString(), "tear down", &resp.Diagnostics)
 	job, err := r.job(spec, spec, nil, *new(R), r.engine.info().del)
-	job.Hosts = slices.DeleteFunc(job.Hosts, func(h runner.Host) bool { return !owned[h.Name] })
+	// Members that hold another resource's marker are left alone. Hosts
+	// that are not members (a Patroni repository host) stay: the playbook
+	// fences them on their own marker.
+	members := r.engine.members(spec)
+	isMember := func(name string) bool {
+		return slices.ContainsFunc(members, func(m topology.Member) bool { return m.Name == name })
+	}
+	job.Hosts = slices.DeleteFunc(job.Hosts, func(h runner.Host) bool { return isMember(h.Name) && !owned[h.Name] })
 	if len(job.Hosts) == 0 {
 		return // no node holds this resource's marker: nothing of it is left
 	}

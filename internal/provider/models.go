@@ -82,6 +82,7 @@ type patroniClusterModel struct {
 	Parameters      types.Map    `tfsdk:"parameters"`
 	SynchronousMode types.Bool   `tfsdk:"synchronous_mode"`
 	Database        types.Object `tfsdk:"database"`
+	Backup          types.Object `tfsdk:"backup"`
 	Leader          types.String `tfsdk:"leader"`
 
 	TLS                  types.Object `tfsdk:"tls"`

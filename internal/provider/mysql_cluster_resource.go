@@ -46,6 +46,8 @@ func (mysqlEngine) info() engineInfo {
 func (mysqlEngine) base(m *mysqlClusterModel) *clusterBase    { return &m.clusterBase }
 func (mysqlEngine) members(s *mysqlgr.Spec) []topology.Member { return s.Nodes }
 
+func (mysqlEngine) certSubjects(s *mysqlgr.Spec) []topology.Member { return s.Nodes }
+
 func (m *mysqlClusterModel) routerEnabled() bool {
 	if m.Router.IsNull() || m.Router.IsUnknown() {
 		return false

@@ -92,6 +92,7 @@ func (p *patroniImporter) model(ctx context.Context, id string, nodes []topology
 		diags.Append(d...)
 	}
 	st.RequireTLS = types.BoolValue(mk.RequireTLS)
+	st.Backup = backupValue(mk.Backup)
 	p.tls.set(mk.TLS, patroniEngine{}.tls(&st), nodes, "Until then, etcd health is checked with etcdctl on each node (the provider has no client certificate of its own).", &diags)
 	for _, pw := range st.passwords() {
 		*pw.value, *pw.wo, *pw.version = types.StringNull(), types.StringNull(), types.Int64Null()

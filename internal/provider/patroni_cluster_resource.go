@@ -28,7 +28,7 @@ type patroniClusterResource struct {
 
 // ConfigValidators refuses colliding ports and a tls block that does not hold together.
 func (r *patroniClusterResource) ConfigValidators(context.Context) []resource.ConfigValidator {
-	return []resource.ConfigValidator{patroniPortsValidator{}, tlsConfigValidator{}}
+	return []resource.ConfigValidator{patroniPortsValidator{}, tlsConfigValidator{}, backupConfigValidator{}}
 }
 
 // patroniEngine is what erawan_patroni_cluster adds to clusterResource.
@@ -63,6 +63,12 @@ func (patroniEngine) writeOnly(m *patroniClusterModel) []woSecret {
 	return out
 }
 func (patroniEngine) members(s *pgcluster.Spec) []topology.Member { return s.Nodes }
+
+// certSubjects are the members and, with backups, the repository host
+// (its certificate's common name is pgbackrest.RepositoryCommonName).
+func (patroniEngine) certSubjects(s *pgcluster.Spec) []topology.Member {
+	return append(slices.Clone(s.Nodes), repositoryHosts(s)...)
+}
 
 func (patroniEngine) prepareCreate(_ context.Context, _ *clients, plan, config *patroniClusterModel, diags *diag.Diagnostics) {
 	cfgPw := config.passwords()
@@ -114,6 +120,8 @@ func (patroniEngine) spec(ctx context.Context, m *patroniClusterModel) (*pgclust
 	// has none runs in plaintext.
 	if readTLS(ctx, m.TLS, &diags).On && !m.CACertificate.IsNull() && !m.CACertificate.IsUnknown() {
 		s.TLS = &pgcluster.TLS{RequireTLS: m.RequireTLS.ValueBool(), CAPEM: m.CACertificate.ValueString()}
+		// Backups run over TLS only (backupConfigValidator).
+		s.Backup = readBackup(ctx, m.Backup, &diags)
 	}
 	return s, diags
 }
@@ -128,7 +136,11 @@ func (patroniEngine) job(old, s *pgcluster.Spec, ch *topology.Change, rot patron
 	if err == nil {
 		vars.GoneMembers = ch.GoneNames()
 	}
-	return runner.Job{Vars: vars, Secrets: append(s.Secrets(), slices.Collect(maps.Values(rot))...)}, err
+	var hosts []runner.Host
+	for _, h := range repositoryHosts(s) {
+		hosts = append(hosts, runner.Host{Name: h.Name, Address: h.Address, Groups: []string{pgcluster.GroupRepository}})
+	}
+	return runner.Job{Vars: vars, Hosts: hosts, Secrets: append(s.Secrets(), slices.Collect(maps.Values(rot))...)}, err
 }
 
 func (patroniEngine) tls(m *patroniClusterModel) *tlsAttrs {
@@ -180,7 +192,10 @@ func (patroniEngine) setObserved(ctx context.Context, m *patroniClusterModel, s 
 	return m.setObserved(ctx, obs, s.Nodes, false)
 }
 
-func (patroniEngine) checkPlan(_, _ *patroniClusterModel, _ *diag.Diagnostics) {}
+// checkPlan refuses the backup changes an update cannot make yet.
+func (patroniEngine) checkPlan(plan, state *patroniClusterModel, diags *diag.Diagnostics) {
+	checkBackupPlan(context.Background(), plan, state, diags)
+}
 
 func (patroniEngine) planSecrets(plan, state, config *patroniClusterModel, diags *diag.Diagnostics) bool {
 	changed := false

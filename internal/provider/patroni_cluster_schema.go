@@ -98,6 +98,7 @@ func (r *patroniClusterResource) Schema(ctx context.Context, _ resource.SchemaRe
 					},
 					MarkdownDescription: "Owner role, created with LOGIN. Not one of the cluster's own roles (`postgres`, `replicator`, `rewinder`), not `pg_*`, and not a name PostgreSQL reserves (`public`, `none`, `current_user`, `current_role`, `session_user`, `user`, `all`)."},
 			}},
+		"backup": backupSchema(),
 		"deletion_protection": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 			MarkdownDescription: "While `true` (the default), destroying or replacing the cluster is refused, at plan time. Set it to `false` and apply before destroying."},
 		"leader": schema.StringAttribute{Computed: true,

@@ -191,6 +191,15 @@ var patroniBadInputs = clusterInputs(clusterHCL, []badInput{
 	{"tls validity 0", `name = "o"` + "\npostgres_version = 17\ntls = { validity_days = 0 }\n" + okNodes, `(?s)Attribute tls\.validity_days.*between 1 and 3650`},
 	{"tls CA not PEM", `name = "o"` + "\npostgres_version = 17\ntls = { ca_certificate_pem = \"not a certificate\", ca_private_key_pem_wo = \"x\" }\n" + okNodes, `(?s)Not a PEM certificate.*tls\.ca_certificate_pem: `},
 	{"tls CA key alone", `name = "o"` + "\npostgres_version = 17\ntls = { ca_private_key_pem_wo = \"x\" }\n" + okNodes, `(?s)Missing CA certificate.*tls\.ca_private_key_pem_wo is set, so tls\.ca_certificate_pem`},
+	{"backup without TLS", `name = "o"` + "\npostgres_version = 17\ntls = { enabled = false }\nbackup = { repository_host = \"10.0.0.5\" }\n" + okNodes, `(?s)Backups need TLS.*tls\.enabled = true`},
+	{"backup on a member", `name = "o"` + "\npostgres_version = 17\nbackup = { repository_host = \"10.0.0.11\" }\n" + okNodes, `(?s)The repository host is a member.*backup\.repository_host 10\.0\.0\.11 is member pg1`},
+	{"backup port collides", `name = "o"` + "\npostgres_version = 17\nbackup = { repository_host = \"10.0.0.5\", server_port = 5432 }\n" + okNodes, `(?s)Ports collide.*backup\.server_port and postgres_port are both 5432`},
+	{"backup with archive_command", `name = "o"` + "\npostgres_version = 17\nparameters = { archive_command = \"cp %p /x\" }\nbackup = { repository_host = \"10.0.0.5\" }\n" + okNodes, `(?s)Parameter owned by backup.*archive_command is set by the backup block`},
+	{"backup schedule not a calendar", `name = "o"` + "\npostgres_version = 17\nbackup = { repository_host = \"10.0.0.5\", schedule = { full = \"daily; reboot\" } }\n" + okNodes, `(?s)Not a calendar expression.*backup\.schedule\.full`},
+	{"backup repository path relative", `name = "o"` + "\npostgres_version = 17\nbackup = { repository_host = \"10.0.0.5\", repository_path = \"backups\" }\n" + okNodes, `(?s)Invalid repository path.*clean absolute path`},
+	{"backup repository path root", `name = "o"` + "\npostgres_version = 17\nbackup = { repository_host = \"10.0.0.5\", repository_path = \"/\" }\n" + okNodes, `(?s)Invalid repository path.*other than /`},
+	{"backup retention 0", `name = "o"` + "\npostgres_version = 17\nbackup = { repository_host = \"10.0.0.5\", retention_full = 0 }\n" + okNodes, `(?s)Attribute backup\.retention_full.*between 1 and 9999`},
+	{"backup member named like the repository", `name = "o"` + "\npostgres_version = 17\nbackup = { repository_host = \"10.0.0.5\" }\n" + `nodes = [{ name = "pgbackrest-repository", address = "10.0.0.11" }]`, `(?s)Member name reserved with backups.*nodes\[0\]\.name`},
 })
 
 // tenantBlock is a valid tenant with the attributes in over replaced ("" drops one).

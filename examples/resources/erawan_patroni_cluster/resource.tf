@@ -21,6 +21,18 @@ resource "erawan_patroni_cluster" "orders" {
   }
   require_tls = true # pg_hba has hostssl lines only
 
+  # Optional: WAL archiving and backups with pgBackRest into a repository on
+  # another host (needs tls); a full backup on Sundays, a differential one on
+  # the other days.
+  backup = {
+    repository_host = "10.0.0.5"
+    retention_full  = 2
+    schedule = {
+      full         = "Sun *-*-* 01:00:00"
+      differential = "Mon..Sat *-*-* 01:00:00"
+    }
+  }
+
   # Optional: bring your own superuser password (Terraform 1.11+, never stored
   # in the plan); bump the version to rotate it in place.
   # superuser_password_wo         = var.superuser_password

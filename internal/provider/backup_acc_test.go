@@ -1,0 +1,113 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/lab"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/pgbackrest"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
+)
+
+// stanzaInfo runs pgBackRest's info for cluster name on its repository host
+// (node4) and returns the stanza.
+func stanzaInfo(ctx context.Context, pool *sshclient.Pool, l *lab.File, name string) (pgbackrest.Stanza, error) {
+	out, err := pool.Run(ctx, l.Hosts[3].Address, fmt.Sprintf(
+		"runuser -u pgbackrest -- pgbackrest --config=%s/pgbackrest.conf --stanza=%s --output=json info", pgbackrest.RepositoryDir(name), name), nil)
+	if err != nil {
+		return pgbackrest.Stanza{}, fmt.Errorf("pgbackrest info on %s: %v: %s", l.Hosts[3].Name, err, out)
+	}
+	stanzas, err := pgbackrest.ParseInfo(out)
+	if err != nil {
+		return pgbackrest.Stanza{}, err
+	}
+	s, ok := pgbackrest.Find(stanzas, name)
+	if !ok {
+		return s, fmt.Errorf("pgbackrest info lists no stanza %s: %s", name, out)
+	}
+	return s, nil
+}
+
+// checkBackups asserts the backups of cluster acc, with its repository on
+// node4: archive_mode on every member and WAL archived by the leader; the
+// stanza ok with a full backup taken and WAL in the archive; the
+// repository and its configuration closed to other accounts; and the
+// scheduled differential backup's service, started by hand, adding a
+// differential backup on top of the full one.
+func checkBackups(t *testing.T, pool *sshclient.Pool, l *lab.File) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		for _, m := range []string{"pg1", "pg2", "pg3"} {
+			err := sqlOn(s, m, func(c *pgx.Conn) error {
+				var mode string
+				if err := c.QueryRow(ctx, "show archive_mode").Scan(&mode); err != nil || mode != "on" {
+					return fmt.Errorf("%s: archive_mode = %q (%v), want on", m, mode, err)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if err := sqlOn(s, stateAttr(s, "leader"), func(c *pgx.Conn) error {
+			var archived int64
+			if err := c.QueryRow(ctx, "select pg_switch_wal() is not null").Scan(new(bool)); err != nil {
+				return err
+			}
+			if err := c.QueryRow(ctx, "select archived_count from pg_stat_archiver").Scan(&archived); err != nil || archived == 0 {
+				return fmt.Errorf("the leader archived %d WAL segments (%v)", archived, err)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		st, err := stanzaInfo(ctx, pool, l, "acc")
+		if err != nil {
+			return err
+		}
+		full, ok := st.Newest()
+		if st.StatusCode != pgbackrest.StatusOK || !ok || full.Type != "full" || st.WALMax == "" {
+			return fmt.Errorf("stanza acc: status %d %q, newest backup %+v, archive %s..%s; want ok with a full backup and WAL", st.StatusCode, st.StatusMessage, full, st.WALMin, st.WALMax)
+		}
+		t.Logf("backup: stanza acc ok, full backup %s of %d bytes (%d in the repository) in %s, WAL %s..%s",
+			full.Label, full.SizeBytes, full.RepositorySizeBytes, full.StoppedAt.Sub(full.StartedAt), st.WALMin, st.WALMax)
+		out, err := pool.Run(ctx, l.Hosts[3].Address, fmt.Sprintf("stat -c '%%a %%U %%G %%n' /var/lib/pgbackrest %s/pgbackrest.conf; systemctl is-enabled erawan-pgbackrest-acc-diff.timer; systemctl is-active erawan-pgbackrest-acc",
+			pgbackrest.RepositoryDir("acc")), nil)
+		if want := []string{"750 pgbackrest pgbackrest /var/lib/pgbackrest", "640 root pgbackrest " + pgbackrest.RepositoryDir("acc") + "/pgbackrest.conf", "enabled", "active"}; err != nil || !slices.Equal(strings.Split(strings.TrimSpace(string(out)), "\n"), want) {
+			return fmt.Errorf("the repository host's files and units: %q (%v), want %q", out, err, want)
+		}
+		// The scheduled differential backup, run now.
+		if out, err := pool.Run(ctx, l.Hosts[3].Address, "systemctl start erawan-pgbackrest-acc-diff.service", nil); err != nil {
+			return fmt.Errorf("running the scheduled differential backup: %v: %s", err, out)
+		}
+		if st, err = stanzaInfo(ctx, pool, l, "acc"); err != nil {
+			return err
+		}
+		diff, _ := st.Newest()
+		if diff.Type != "diff" || !slices.Contains(diff.Reference, full.Label) {
+			return fmt.Errorf("after the scheduled differential backup the newest backup is %+v, want a diff on %s", diff, full.Label)
+		}
+		return nil
+	}
+}
+
+// checkRepositoryKept asserts, after destroy, that node4 no longer runs or
+// configures cluster acc's pgBackRest, and still holds its backups.
+func checkRepositoryKept(ctx context.Context, pool *sshclient.Pool, l *lab.File) error {
+	out, err := pool.Run(ctx, l.Hosts[3].Address, fmt.Sprintf(
+		"for p in %s /etc/systemd/system/erawan-pgbackrest-acc.service /etc/systemd/system/erawan-pgbackrest-acc-diff.timer; do test -e $p && echo $p; done; test -d /var/lib/pgbackrest/backup/acc || echo 'no backups left'",
+		pgbackrest.RepositoryDir("acc")), nil)
+	if err != nil || strings.TrimSpace(string(out)) != "" {
+		return fmt.Errorf("%s after destroy: %q (%v); want the cluster's pgBackRest configuration and units gone and its backups kept", l.Hosts[3].Name, out, err)
+	}
+	return nil
+}
