@@ -91,6 +91,14 @@ func patroniUpdateVars() map[string]any {
 	return asMap(next.Vars(old, map[string]string{"postgres": "SCRAM-SHA-256$4096:c2FsdA==$a2V5:c2VydmVy"}))
 }
 
+// patroniBackupOffVars are the real variables of an update that removes
+// the cluster's backups.
+func patroniBackupOffVars() map[string]any {
+	old, next := patroniSpec(), patroniSpec()
+	next.Backup = nil
+	return asMap(next.Vars(old, nil))
+}
+
 // mysqlVars are the real variables of a MySQL run that removes a member,
 // rotates the admin password and has a database and Router.
 func mysqlVars() map[string]any {
@@ -481,7 +489,11 @@ func TestAllVariablesPassValidation(t *testing.T) {
 			v := pb.vars()
 			v["erawan_database"] = nil
 			v["erawan_backup"] = nil
-			variants = append(variants, variant{"no_database", v, map[string]bool{"database": true, "pgbackrest": true, "stanza": true}})
+			variants = append(variants, variant{"no_database", v, map[string]bool{"database": true, "pgbackrest": true, "stanza": true, "backup_off": true}})
+			if pb.file == pgcluster.PlaybookUpdate {
+				variants[0].skip = map[string]bool{"backup_off": true} // backups kept
+				variants = append(variants, variant{"backup_off", patroniBackupOffVars(), map[string]bool{"pgbackrest": true, "stanza": true}})
+			}
 		case "mysql":
 			v := pb.vars()
 			v["erawan_mysql_database"] = nil

@@ -40,6 +40,11 @@ const (
 	// the schedule. Both do nothing without backups.
 	StepPgBackRest = "pgbackrest"
 	StepStanza     = "stanza"
+	// StepBackupOff, after the dynamic configuration has turned archiving
+	// off, stops and removes the pgBackRest servers, timers and
+	// configuration of a cluster whose backups were removed, and keeps the
+	// repository. It does nothing otherwise.
+	StepBackupOff  = "backup_off"
 	PlaybookCreate = "patroni_create.yml"
 	PlaybookUpdate = "patroni_update.yml"
 	PlaybookDelete = "patroni_delete.yml"
@@ -48,7 +53,7 @@ const (
 // Steps of each playbook, in order.
 var (
 	CreateSteps = []string{StepPreflight, StepTLS, StepPgBackRest, StepEtcd, StepConfigure, StepBootstrap, StepJoin, StepVerify, StepDatabase, StepStanza}
-	UpdateSteps = []string{StepPreflight, StepTLS, StepRemoveGone, StepRemoveMembers, StepMembership, StepAddMembers, StepPasswords, StepConverge, StepPgBackRest, StepDynamicConfig, StepDatabase, StepStanza, StepVerify}
+	UpdateSteps = []string{StepPreflight, StepTLS, StepRemoveGone, StepRemoveMembers, StepMembership, StepAddMembers, StepPasswords, StepConverge, StepPgBackRest, StepDynamicConfig, StepBackupOff, StepDatabase, StepStanza, StepVerify}
 	DeleteSteps = []string{StepTeardown}
 )
 
@@ -345,6 +350,10 @@ type Vars struct {
 	TLSMove bool `json:"erawan_pg_tls_move"`
 	// Backup is the run's pgBackRest configuration; null without backups.
 	Backup *BackupVars `json:"erawan_backup"`
+	// BackupOff is the previous pgBackRest configuration of an update that
+	// removes backups (old had them, the new spec has none); null
+	// otherwise.
+	BackupOff *BackupVars `json:"erawan_backup_off"`
 }
 
 // Vars renders the playbook variables of a create or delete (old nil) or
@@ -374,6 +383,9 @@ func (s *Spec) Vars(old *Spec, rotate map[string]string) (*Vars, error) {
 		patch, changed := DiffConfig(old, s)
 		v.ConfigPatch, v.ParametersChanged = patch, nonNil(changed)
 		v.TLSMove = old.TLS == nil && s.TLS != nil
+		if s.Backup == nil {
+			v.BackupOff = old.backupVars()
+		}
 	}
 	v.RotateVerifiers = nonNilMap(rotate)
 	v.TLS = s.tlsVars()

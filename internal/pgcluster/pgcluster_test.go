@@ -214,7 +214,17 @@ func TestBackupArchiving(t *testing.T) {
 	if err != nil || v.Backup == nil || v.Parameters["archive_mode"] != "on" || len(v.Backup.MemberConfigs) != len(nw.Nodes) {
 		t.Fatalf("vars %+v %v", v, err)
 	}
+	if v.BackupOff != nil {
+		t.Fatal("a create turns no backups off")
+	}
 	if patch, _ := DiffConfig(nw, old); patch["postgresql"].(map[string]any)["parameters"].(map[string]any)["archive_mode"] != nil {
 		t.Fatal("removing backups resets archive_mode")
+	}
+	off, err := old.Vars(nw, nil)
+	if err != nil || off.Backup != nil || off.BackupOff == nil || off.BackupOff.RepositoryDir != "/etc/erawan/.pgbackrest/"+nw.Name {
+		t.Fatalf("removing backups: vars %+v %v", off, err)
+	}
+	if kept, _ := nw.Vars(nw, nil); kept.BackupOff != nil {
+		t.Fatal("an update that keeps backups turns them off")
 	}
 }

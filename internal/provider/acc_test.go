@@ -282,6 +282,7 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 	var startTimes map[string]string
 	var loopAt loopTarget // the leader, for the client loop during the renewal
 	var loop *writeLoop
+	var fullLabel string // the first full backup
 	all := []int{0, 1, 2}
 
 	resource.Test(t, resource.TestCase{
@@ -418,7 +419,7 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(accRes, plancheck.ResourceActionUpdate)},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(checkHealthy(3), checkBackups(t, pool, l), func(s *terraform.State) error {
+				Check: resource.ComposeAggregateTestCheckFunc(checkHealthy(3), checkBackups(t, pool, l, &fullLabel), func(s *terraform.State) error {
 					return sqlOn(s, stateAttr(s, "leader"), checkRow)
 				}),
 			},
@@ -475,6 +476,19 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 				// tls is the configuration's (import leaves it null: the defaults).
 				ImportStateVerifyIgnore: append([]string{"deletion_protection", "timeouts", "database_password", "tls"}, liveMemberFields(3)...),
 				ImportStateCheck:        importedWithoutDatabasePassword,
+			},
+			{ // backups removed in place: archiving off (a rolling restart), the
+				// pgBackRest servers and the timer gone, the repository kept
+				Config: accConfigTLS(l, all, 200, false, accTLS),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(accRes, plancheck.ResourceActionUpdate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(checkHealthy(3), checkBackupsOff(pool, l)),
+			},
+			{ // backups added again: the stanza and its backups are found, no new full backup
+				Config: accConfigTLS(l, all, 200, false, accTLS, accBackup(l)),
+				Check:  resource.ComposeAggregateTestCheckFunc(checkHealthy(3), checkBackupsAgain(pool, l, &fullLabel)),
 			},
 			{ // deletion protection: turning it on changes nothing on the nodes...
 				Config: accConfigTLS(l, all, 200, true, accTLS, accBackup(l)),

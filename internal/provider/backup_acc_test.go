@@ -41,22 +41,14 @@ func stanzaInfo(ctx context.Context, pool *sshclient.Pool, l *lab.File, name str
 // stanza ok with a full backup taken and WAL in the archive; the
 // repository and its configuration closed to other accounts; and the
 // scheduled differential backup's service, started by hand, adding a
-// differential backup on top of the full one.
-func checkBackups(t *testing.T, pool *sshclient.Pool, l *lab.File) resource.TestCheckFunc {
+// differential backup on top of the full one. The full backup's label goes
+// into fullLabel.
+func checkBackups(t *testing.T, pool *sshclient.Pool, l *lab.File, fullLabel *string) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		for _, m := range []string{"pg1", "pg2", "pg3"} {
-			err := sqlOn(s, m, func(c *pgx.Conn) error {
-				var mode string
-				if err := c.QueryRow(ctx, "show archive_mode").Scan(&mode); err != nil || mode != "on" {
-					return fmt.Errorf("%s: archive_mode = %q (%v), want on", m, mode, err)
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
+		if err := archiveMode(s, "on"); err != nil {
+			return err
 		}
 		if err := sqlOn(s, stateAttr(s, "leader"), func(c *pgx.Conn) error {
 			var archived int64
@@ -78,6 +70,7 @@ func checkBackups(t *testing.T, pool *sshclient.Pool, l *lab.File) resource.Test
 		if st.StatusCode != pgbackrest.StatusOK || !ok || full.Type != "full" || st.WALMax == "" {
 			return fmt.Errorf("stanza acc: status %d %q, newest backup %+v, archive %s..%s; want ok with a full backup and WAL", st.StatusCode, st.StatusMessage, full, st.WALMin, st.WALMax)
 		}
+		*fullLabel = full.Label
 		t.Logf("backup: stanza acc ok, full backup %s of %d bytes (%d in the repository) in %s, WAL %s..%s",
 			full.Label, full.SizeBytes, full.RepositorySizeBytes, full.StoppedAt.Sub(full.StartedAt), st.WALMin, st.WALMax)
 		out, err := pool.Run(ctx, l.Hosts[3].Address, fmt.Sprintf("stat -c '%%a %%U %%G %%n' /var/lib/pgbackrest %s/pgbackrest.conf; systemctl is-enabled erawan-pgbackrest-acc-diff.timer; systemctl is-active erawan-pgbackrest-acc",
@@ -95,6 +88,69 @@ func checkBackups(t *testing.T, pool *sshclient.Pool, l *lab.File) resource.Test
 		diff, _ := st.Newest()
 		if diff.Type != "diff" || !slices.Contains(diff.Reference, full.Label) {
 			return fmt.Errorf("after the scheduled differential backup the newest backup is %+v, want a diff on %s", diff, full.Label)
+		}
+		return nil
+	}
+}
+
+// archiveMode asserts archive_mode on every member of cluster acc.
+func archiveMode(s *terraform.State, want string) error {
+	for _, m := range []string{"pg1", "pg2", "pg3"} {
+		err := sqlOn(s, m, func(c *pgx.Conn) error {
+			var mode string
+			if err := c.QueryRow(context.Background(), "show archive_mode").Scan(&mode); err != nil || mode != want {
+				return fmt.Errorf("%s: archive_mode = %q (%v), want %s", m, mode, err, want)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkBackupsOff asserts that cluster acc no longer archives WAL or runs
+// pgBackRest, on its members or on node4, and that node4 keeps its backups.
+func checkBackupsOff(pool *sshclient.Pool, l *lab.File) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		if err := archiveMode(s, "off"); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for _, h := range l.Hosts[:3] {
+			out, err := pool.Run(ctx, h.Address, "test -e /etc/erawan/acc/pgbackrest.conf && echo pgbackrest.conf; test -e /etc/systemd/system/erawan-pgbackrest-acc.service && echo unit; systemctl is-active erawan-pgbackrest-acc || true", nil)
+			if err != nil || strings.TrimSpace(string(out)) != "inactive" {
+				return fmt.Errorf("%s after backups were removed: %q (%v); want no pgBackRest configuration or server of acc", h.Name, out, err)
+			}
+		}
+		return checkRepositoryKept(ctx, pool, l)
+	}
+}
+
+// checkBackupsAgain asserts that backups added again to cluster acc found
+// the stanza with the backups taken before (label fullLabel) and took no
+// new full backup, and that WAL reaches the repository again.
+func checkBackupsAgain(pool *sshclient.Pool, l *lab.File, fullLabel *string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		if err := archiveMode(s, "on"); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		st, err := stanzaInfo(ctx, pool, l, "acc")
+		if err != nil {
+			return err
+		}
+		var fulls []string
+		for _, b := range st.Backups {
+			if b.Type == "full" {
+				fulls = append(fulls, b.Label)
+			}
+		}
+		if st.StatusCode != pgbackrest.StatusOK || !slices.Equal(fulls, []string{*fullLabel}) {
+			return fmt.Errorf("stanza acc after backups were added again: status %d %q, full backups %v; want ok with only %s", st.StatusCode, st.StatusMessage, fulls, *fullLabel)
 		}
 		return nil
 	}

@@ -75,7 +75,8 @@ func backupSchema() schema.Attribute {
 			"Needs `tls` on: each member and the repository host run a pgBackRest TLS server of this cluster, and each side admits only the other's certificate from the cluster CA " +
 			"(no password and no SSH key between hosts). Create configures it, turns on WAL archiving (`archive_mode`, `archive_command`) in Patroni's dynamic configuration, " +
 			"creates the stanza, checks that WAL reaches the repository and takes the first full backup (from a replica when there is one). Adding it to an existing cluster does the same in place, " +
-			"with one rolling restart for `archive_mode`. Removing it, or changing `repository_host`, `repository_path` or `server_port`, is refused at plan time for now. Destroying the cluster keeps the repository: it is your data.",
+			"with one rolling restart for `archive_mode`. Removing it turns archiving off (again one rolling restart), stops and removes this cluster's pgBackRest servers and timers, and keeps the repository. " +
+			"Changing `repository_host`, `repository_path` or `server_port` is refused at plan time for now. Destroying the cluster keeps the repository too: it is your data.",
 		Attributes: map[string]schema.Attribute{
 			"repository_host": schema.StringAttribute{Required: true,
 				Validators: []validator.String{addressValidator{portAttr: "backup.server_port"}},
@@ -107,7 +108,9 @@ type repositoryPathValidator struct{}
 func (repositoryPathValidator) Description(context.Context) string {
 	return "a clean absolute path other than /, without spaces or quotes"
 }
-func (v repositoryPathValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v repositoryPathValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 func (repositoryPathValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
@@ -176,7 +179,9 @@ type backupConfigValidator struct{}
 func (backupConfigValidator) Description(context.Context) string {
 	return "backup needs TLS, a repository host apart from the members, its own port and the archiving parameters"
 }
-func (v backupConfigValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v backupConfigValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 func (backupConfigValidator) ValidateResource(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var m patroniClusterModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
@@ -235,8 +240,9 @@ func (backupConfigValidator) ValidateResource(ctx context.Context, req resource.
 	}
 }
 
-// checkBackupPlan refuses the backup changes an update cannot make yet:
-// removing backups, and moving the repository (host, path or port).
+// checkBackupPlan refuses the backup changes an update cannot make yet
+// (moving the repository: host, path or port), and warns that removing
+// backups stops archiving.
 func checkBackupPlan(ctx context.Context, plan, state *patroniClusterModel, diags *diag.Diagnostics) {
 	if state.CACertificate.IsNull() && !plan.Backup.IsNull() {
 		diags.AddAttributeError(path.Root("backup"), "Move to TLS first, then add backups",
@@ -248,9 +254,9 @@ func checkBackupPlan(ctx context.Context, plan, state *patroniClusterModel, diag
 	}
 	old := readBackup(ctx, state.Backup, diags)
 	if plan.Backup.IsNull() {
-		diags.AddAttributeError(path.Root("backup"), "Removing backups is not built yet",
-			fmt.Sprintf("This cluster archives WAL to %s:%s. Turning that off in place (archiving off, the servers and timers stopped, the repository kept) is not built yet; keep the backup block for now.",
-				old.RepositoryHost, old.RepositoryPath))
+		diags.AddAttributeWarning(path.Root("backup"), "Backups will stop",
+			fmt.Sprintf("Apply turns WAL archiving off (archive_mode needs a restart of every member, replicas first), stops this cluster's pgBackRest servers and timers, "+
+				"and removes their configuration. The repository on %s:%s and its backups stay; the cluster cannot be restored past this point from it.", old.RepositoryHost, old.RepositoryPath))
 		return
 	}
 	nw := readBackup(ctx, plan.Backup, diags)

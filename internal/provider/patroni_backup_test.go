@@ -36,9 +36,9 @@ func TestBackupValueRoundTrip(t *testing.T) {
 	}
 }
 
-// An update may add backups to a TLS cluster and change retention or the
-// schedule; it may not add them to a plaintext cluster, remove them, or
-// move the repository.
+// An update may add backups to a TLS cluster, change retention or the
+// schedule, and remove them (with a warning); it may not add them to a
+// plaintext cluster or move the repository.
 func TestCheckBackupPlan(t *testing.T) {
 	ctx := context.Background()
 	block := func(host, path string, port, retention int) types.Object {
@@ -57,7 +57,7 @@ func TestCheckBackupPlan(t *testing.T) {
 		{"retention changed", ca, base, block("10.0.0.5", "/var/lib/pgbackrest", 8432, 5), ""},
 		{"unchanged", ca, base, base, ""},
 		{"added to a plaintext cluster", types.StringNull(), none, base, "Move to TLS first"},
-		{"removed", ca, base, none, "Removing backups is not built yet"},
+		{"removed", ca, base, none, ""},
 		{"host moved", ca, base, block("10.0.0.6", "/var/lib/pgbackrest", 8432, 2), "backup.repository_host changes from 10.0.0.5 to 10.0.0.6"},
 		{"path moved", ca, base, block("10.0.0.5", "/srv/pgbackrest", 8432, 2), "backup.repository_path changes"},
 		{"port moved", ca, base, block("10.0.0.5", "/var/lib/pgbackrest", 8500, 2), "backup.server_port changes from 8432 to 8500"},
@@ -67,6 +67,9 @@ func TestCheckBackupPlan(t *testing.T) {
 			state.CACertificate, state.Backup, plan.Backup = c.stateCA, c.state, c.plan
 			var d diag.Diagnostics
 			checkBackupPlan(ctx, &plan, &state, &d)
+			if warned := len(d.Warnings()) > 0; warned != (c.name == "removed") {
+				t.Errorf("warnings %v", d.Warnings())
+			}
 			switch {
 			case c.wantErr == "" && d.HasError():
 				t.Errorf("refused: %v", d)

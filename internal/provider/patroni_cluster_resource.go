@@ -136,8 +136,14 @@ func (patroniEngine) job(old, s *pgcluster.Spec, ch *topology.Change, rot patron
 	if err == nil {
 		vars.GoneMembers = ch.GoneNames()
 	}
+	// The repository host: the new spec's, or the old one's in an update
+	// that removes backups (its part there is torn down).
+	repo := repositoryHosts(s)
+	if repo == nil && old != nil {
+		repo = repositoryHosts(old)
+	}
 	var hosts []runner.Host
-	for _, h := range repositoryHosts(s) {
+	for _, h := range repo {
 		hosts = append(hosts, runner.Host{Name: h.Name, Address: h.Address, Groups: []string{pgcluster.GroupRepository}})
 	}
 	return runner.Job{Vars: vars, Hosts: hosts, Secrets: append(s.Secrets(), slices.Collect(maps.Values(rot))...)}, err
