@@ -3,7 +3,10 @@ package pgbackrest
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -44,8 +47,9 @@ type Stanza struct {
 	// Backups are in the order pgBackRest lists them: oldest first.
 	Backups []Backup
 	// WALMin and WALMax are the oldest and newest WAL segments in the
-	// archive of the current database (empty when none is archived).
-	WALMin, WALMax string
+	// archive of the current database (empty when none is archived), and
+	// ArchiveID that archive's id, such as 17-1.
+	WALMin, WALMax, ArchiveID string
 }
 
 // Status codes of a stanza (pgBackRest src/command/info/info.c).
@@ -114,7 +118,7 @@ func ParseInfo(out []byte) ([]Stanza, error) {
 		// The archive of the newest database (the last one listed) is the
 		// one WAL is pushed to now.
 		if n := len(r.Archive); n > 0 {
-			s.WALMin, s.WALMax = r.Archive[n-1].Min, r.Archive[n-1].Max
+			s.WALMin, s.WALMax, s.ArchiveID = r.Archive[n-1].Min, r.Archive[n-1].Max, r.Archive[n-1].ID
 		}
 		stanzas = append(stanzas, s)
 	}
@@ -151,4 +155,122 @@ func (s Stanza) Earliest() (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+// InfoCommand is the shell command that prints, on the repository host,
+// `info --output=json` of stanza in the repository at repositoryPath, as
+// RepositoryUser (run it as root). It needs no cluster's configuration
+// file, so it reads the backups of a cluster that is gone. Errors: a
+// stanza or a path the command cannot carry.
+func InfoCommand(repositoryPath, stanza string) (string, error) {
+	if err := CheckRepositoryPath(repositoryPath); err != nil {
+		return "", err
+	}
+	if !stanzaRE.MatchString(stanza) {
+		return "", fmt.Errorf("stanza %q: want 1-63 characters of a-z, A-Z, 0-9, _ and -", stanza)
+	}
+	return fmt.Sprintf("runuser -u %s -- pgbackrest --config=/dev/null --log-level-file=off --log-level-console=warn --repo1-path=%s --stanza=%s --output=json info",
+		RepositoryUser, repositoryPath, stanza), nil
+}
+
+var (
+	walSegmentRE = regexp.MustCompile(`^[0-9A-F]{24}$`)
+	archiveIDRE  = regexp.MustCompile(`^[0-9]{1,3}-[0-9]{1,9}$`)
+)
+
+// WALTimeCommand is the shell command that prints, on the repository host
+// (as root), the modification time in Unix seconds of the stanza's newest
+// archived WAL segment (Stanza.WALMax, in archive Stanza.ArchiveID): when
+// it reached the repository. Errors: values that are not pgBackRest's.
+func WALTimeCommand(repositoryPath string, s Stanza) (string, error) {
+	if err := CheckRepositoryPath(repositoryPath); err != nil {
+		return "", err
+	}
+	if !stanzaRE.MatchString(s.Name) || !walSegmentRE.MatchString(s.WALMax) || !archiveIDRE.MatchString(s.ArchiveID) {
+		return "", fmt.Errorf("stanza %q, archive %q, WAL segment %q: not what pgBackRest names", s.Name, s.ArchiveID, s.WALMax)
+	}
+	return fmt.Sprintf("stat -c %%Y %s/archive/%s/%s/%s/%s-*", repositoryPath, s.Name, s.ArchiveID, s.WALMax[:16], s.WALMax), nil
+}
+
+// ParseWALTime reads WALTimeCommand's output: the newest of the times it
+// printed (a segment pushed twice has two files), in UTC.
+func ParseWALTime(out []byte) (time.Time, error) {
+	var newest int64
+	for _, f := range strings.Fields(string(out)) {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("the newest WAL file's time %q: %w", f, err)
+		}
+		newest = max(newest, n)
+	}
+	if newest == 0 {
+		return time.Time{}, fmt.Errorf("no WAL file time in %q", out)
+	}
+	return time.Unix(newest, 0).UTC(), nil
+}
+
+// RepositoryUnit is the systemd unit name (without suffix) of a cluster's
+// pgBackRest server on its repository host; each scheduled backup type has
+// RepositoryUnit-<type>.service and .timer. The playbooks name them the same
+// (erawan_pgbackrest_repo_unit).
+func RepositoryUnit(cluster string) string { return "erawan-pgbackrest-repository." + cluster }
+
+// probeSeparator ends the unit states in ProbeCommand's output.
+const probeSeparator = "--- erawan pgbackrest info ---"
+
+// ProbeCommand is the shell command (run as root on the repository host)
+// that prints the state of cluster's repository server and of the timer of
+// each type in scheduled (full, diff, incr), one `systemctl is-active`
+// line each, then InfoCommand's output. Errors: as InfoCommand's.
+func ProbeCommand(cluster, repositoryPath string, scheduled []string) (string, error) {
+	info, err := InfoCommand(repositoryPath, cluster)
+	if err != nil {
+		return "", err
+	}
+	units := []string{RepositoryUnit(cluster) + ".service"}
+	for _, t := range scheduled {
+		units = append(units, RepositoryUnit(cluster)+"-"+t+".timer")
+	}
+	var b strings.Builder
+	for _, u := range units {
+		fmt.Fprintf(&b, "systemctl is-active %s || true\n", u)
+	}
+	fmt.Fprintf(&b, "echo '%s'\n%s\n", probeSeparator, info)
+	return b.String(), nil
+}
+
+// ProbeFindings reads ProbeCommand's output for cluster on host and says,
+// one sentence each, what is not as the playbooks leave it: the server or
+// a timer not active, the stanza not ok (missing, or without a valid
+// backup). Errors: output that is not ProbeCommand's.
+func ProbeFindings(out []byte, cluster, host string, scheduled []string) ([]string, error) {
+	states, info, ok := strings.Cut(string(out), probeSeparator+"\n")
+	if !ok {
+		return nil, fmt.Errorf("no %q in the probe's output: %q", probeSeparator, out)
+	}
+	lines := strings.Fields(states)
+	if len(lines) != 1+len(scheduled) {
+		return nil, fmt.Errorf("want %d unit states, got %q", 1+len(scheduled), states)
+	}
+	var out2 []string
+	if lines[0] != "active" {
+		out2 = append(out2, fmt.Sprintf("the pgBackRest server of the repository host %s (%s.service) is %s", host, RepositoryUnit(cluster), lines[0]))
+	}
+	for i, t := range scheduled {
+		if lines[1+i] != "active" {
+			out2 = append(out2, fmt.Sprintf("the timer of the scheduled %s backups on %s (%s-%s.timer) is %s", t, host, RepositoryUnit(cluster), t, lines[1+i]))
+		}
+	}
+	stanzas, err := ParseInfo([]byte(info))
+	if err != nil {
+		return nil, err
+	}
+	s, found := Find(stanzas, cluster)
+	switch {
+	case !found:
+		out2 = append(out2, fmt.Sprintf("the repository on %s lists no stanza %s", host, cluster))
+	case s.StatusCode != StatusOK:
+		out2 = append(out2, fmt.Sprintf("stanza %s on %s: %s (pgBackRest status %d)", cluster, host, s.StatusMessage, s.StatusCode))
+	}
+	return out2, nil
 }

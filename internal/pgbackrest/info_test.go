@@ -3,6 +3,7 @@ package pgbackrest
 import (
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -23,7 +24,7 @@ func TestParseInfo(t *testing.T) {
 	if !ok || len(stanzas) != 1 {
 		t.Fatalf("stanzas %+v: want acc alone", stanzas)
 	}
-	if s.StatusCode != StatusOK || s.StatusMessage != "ok" || s.WALMin != "000000010000000000000003" || s.WALMax != "00000001000000000000000E" {
+	if s.StatusCode != StatusOK || s.StatusMessage != "ok" || s.WALMin != "000000010000000000000003" || s.WALMax != "00000001000000000000000E" || s.ArchiveID != "17-1" {
 		t.Errorf("stanza: %+v", s)
 	}
 	if len(s.Backups) != 2 {
@@ -77,5 +78,71 @@ func TestNoValidBackup(t *testing.T) {
 	}
 	if _, err := ParseInfo([]byte("ERROR: [055]")); err == nil {
 		t.Error("no error for output that is not JSON")
+	}
+}
+
+// The commands refuse what a shell command cannot carry safely, and the
+// WAL time is read from stat's output.
+func TestInfoCommands(t *testing.T) {
+	cmd, err := InfoCommand("/var/lib/pgbackrest", "orders")
+	if err != nil || cmd != "runuser -u pgbackrest -- pgbackrest --config=/dev/null --log-level-file=off --log-level-console=warn --repo1-path=/var/lib/pgbackrest --stanza=orders --output=json info" {
+		t.Fatalf("%q %v", cmd, err)
+	}
+	for _, c := range [][2]string{{"/var/lib/pgbackrest", "orders; reboot"}, {"/var/lib/pg backrest", "orders"}, {"relative", "orders"}, {"/var/lib/pgbackrest", ""}} {
+		if _, err := InfoCommand(c[0], c[1]); err == nil {
+			t.Errorf("InfoCommand(%q, %q) accepted", c[0], c[1])
+		}
+	}
+	s := Stanza{Name: "acc", ArchiveID: "17-1", WALMax: "00000001000000000000000E"}
+	cmd, err = WALTimeCommand("/var/lib/pgbackrest", s)
+	if err != nil || cmd != "stat -c %Y /var/lib/pgbackrest/archive/acc/17-1/0000000100000000/00000001000000000000000E-*" {
+		t.Fatalf("%q %v", cmd, err)
+	}
+	for _, bad := range []Stanza{{Name: "acc", ArchiveID: "17-1"}, {Name: "acc", ArchiveID: "17-1; reboot", WALMax: s.WALMax}, {Name: "a c", ArchiveID: "17-1", WALMax: s.WALMax}} {
+		if _, err := WALTimeCommand("/var/lib/pgbackrest", bad); err == nil {
+			t.Errorf("WALTimeCommand(%+v) accepted", bad)
+		}
+	}
+	at, err := ParseWALTime([]byte("1796587700\n1796587712\n"))
+	if err != nil || !at.Equal(time.Unix(1796587712, 0)) {
+		t.Errorf("ParseWALTime: %v %v", at, err)
+	}
+	for _, out := range []string{"", "stat: cannot statx", "17965877x"} {
+		if _, err := ParseWALTime([]byte(out)); err == nil {
+			t.Errorf("ParseWALTime(%q) accepted", out)
+		}
+	}
+}
+
+// The probe reports a stopped server or timer and a stanza that is not ok,
+// and nothing for a repository host as the playbooks leave it.
+func TestProbeFindings(t *testing.T) {
+	cmd, err := ProbeCommand("acc", "/var/lib/pgbackrest", []string{"diff"})
+	want := "systemctl is-active erawan-pgbackrest-repository.acc.service || true\nsystemctl is-active erawan-pgbackrest-repository.acc-diff.timer || true\necho '" + probeSeparator + "'\n"
+	if err != nil || !strings.HasPrefix(cmd, want) || !strings.Contains(cmd, "--stanza=acc --output=json info") {
+		t.Fatalf("%q %v", cmd, err)
+	}
+	js, err := os.ReadFile("testdata/info.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := func(server, timer string, info []byte) []byte {
+		return append([]byte(server+"\n"+timer+"\n"+probeSeparator+"\n"), info...)
+	}
+	if f, err := ProbeFindings(probe("active", "active", js), "acc", "10.0.0.5", []string{"diff"}); err != nil || len(f) != 0 {
+		t.Errorf("healthy: %v %v", f, err)
+	}
+	f, err := ProbeFindings(probe("inactive", "failed", js), "acc", "10.0.0.5", []string{"diff"})
+	if err != nil || len(f) != 2 || !strings.Contains(f[0], "erawan-pgbackrest-repository.acc.service) is inactive") || !strings.Contains(f[1], "scheduled diff backups") {
+		t.Errorf("stopped: %q %v", f, err)
+	}
+	missing := []byte(`[{"name":"acc","status":{"code":1,"message":"missing stanza path"},"backup":[],"archive":[]}]`)
+	if f, err := ProbeFindings(probe("active", "active", missing), "acc", "10.0.0.5", []string{"diff"}); err != nil || len(f) != 1 || !strings.Contains(f[0], "missing stanza path") {
+		t.Errorf("missing stanza: %q %v", f, err)
+	}
+	for _, bad := range [][]byte{[]byte("active\n"), probe("active", "", js), probe("active", "active", []byte("ERROR"))} {
+		if _, err := ProbeFindings(bad, "acc", "10.0.0.5", []string{"diff"}); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
 	}
 }

@@ -133,6 +133,17 @@ func CheckRepositoryPath(p string) error {
 // expression (the host's systemd-analyze calendar checks it for real).
 func ValidSchedule(s string) bool { return onCalendarRE.MatchString(s) }
 
+// LockPath is pgBackRest's lock directory for stanza on a member or on the
+// repository host. They differ, since a host may be the repository host of
+// one cluster and a member of another of the same name, and each side's
+// account (postgres, pgbackrest) makes its own; cluster names hold no dot.
+func LockPath(stanza string, repository bool) string {
+	if repository {
+		return "/tmp/pgbackrest-erawan-repository." + stanza
+	}
+	return "/tmp/pgbackrest-erawan-" + stanza
+}
+
 // RepositoryDir is this cluster's directory on the repository host: its
 // configuration (ConfigFile), TLS files (tls/) and marker. It is apart from
 // /etc/erawan/<cluster>, which a member of another cluster of the same name
@@ -155,10 +166,11 @@ func RestoreCommand(configFile, stanza string) string {
 	return fmt.Sprintf("pgbackrest --config=%s --stanza=%s archive-get %%f \"%%p\"", configFile, stanza)
 }
 
-// common is the [global] part both kinds of host share: no log files
-// (the servers log to the journal), and this cluster's own TLS server.
-func (c *Config) server(b *strings.Builder, address, dir, key string) {
-	fmt.Fprintf(b, "log-level-console=info\nlog-level-file=off\nlock-path=/tmp/pgbackrest-erawan-%s\n", c.Stanza)
+// server is the [global] part both kinds of host share: no log files
+// (the servers log to the journal), a lock path of the host's own kind
+// (lock, as LockPath gives it), and this cluster's own TLS server.
+func (c *Config) server(b *strings.Builder, lock, address, dir, key string) {
+	fmt.Fprintf(b, "log-level-console=info\nlog-level-file=off\nlock-path=%s\n", lock)
 	fmt.Fprintf(b, "tls-server-address=%s\ntls-server-port=%d\n", address, c.ServerPort)
 	fmt.Fprintf(b, "tls-server-ca-file=%s/ca.crt\ntls-server-cert-file=%s/node.crt\ntls-server-key-file=%s/%s\n", dir, dir, dir, key)
 }
@@ -172,7 +184,7 @@ func (c *Config) MemberConfig(m Member) string {
 	fmt.Fprintf(&b, "repo1-host=%s\nrepo1-host-type=tls\nrepo1-host-port=%d\n", c.RepositoryHost, c.ServerPort)
 	fmt.Fprintf(&b, "repo1-host-ca-file=%s/ca.crt\nrepo1-host-cert-file=%s/node.crt\nrepo1-host-key-file=%s/%s\n", c.TLSDir, c.TLSDir, c.TLSDir, c.MemberKey)
 	fmt.Fprintf(&b, "repo1-host-config=%s\n", c.RepositoryConfigFile)
-	c.server(&b, m.Address, c.TLSDir, c.MemberKey)
+	c.server(&b, LockPath(c.Stanza, false), m.Address, c.TLSDir, c.MemberKey)
 	fmt.Fprintf(&b, "tls-server-auth=%s=%s\n", RepositoryCommonName, c.Stanza)
 	fmt.Fprintf(&b, "\n[%s]\npg1-path=%s\npg1-port=%d\npg1-socket-path=%s\n", c.Stanza, c.DataDir, c.PGPort, c.SocketDir)
 	return b.String()
@@ -185,13 +197,15 @@ func (c *Config) MemberConfig(m Member) string {
 func (c *Config) RepositoryConfig() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Managed by terraform-provider-erawan for cluster %s (repository). Do not edit.\n[global]\n", c.Stanza)
-	c.server(&b, c.RepositoryHost, c.RepositoryTLSDir, c.RepositoryKey)
+	c.server(&b, LockPath(c.Stanza, true), c.RepositoryHost, c.RepositoryTLSDir, c.RepositoryKey)
 	for _, m := range c.Members {
 		fmt.Fprintf(&b, "tls-server-auth=%s=%s\n", m.Name, c.Stanza)
 	}
 	fmt.Fprintf(&b, "\n[%s]\nrepo1-path=%s\nrepo1-retention-full=%d\nstart-fast=y\n", c.Stanza, c.RepositoryPath, c.RetentionFull)
 	if len(c.Members) > 1 {
-		b.WriteString("backup-standby=y\n")
+		// A replica when one is up, else the leader (pgBackRest 2.54+;
+		// the playbook writes y, a replica required, for older ones).
+		b.WriteString("backup-standby=prefer\n")
 	}
 	for i, m := range c.Members {
 		n := i + 1

@@ -50,9 +50,9 @@ func TestRepositoryConfig(t *testing.T) {
 	c := testConfig()
 	text := c.RepositoryConfig()
 	lines(t, text, "tls-server-address=10.0.0.5", "tls-server-auth=pg1=orders", "tls-server-auth=pg2=orders",
-		"tls-server-key-file=/etc/erawan/.pgbackrest/orders/tls/pgbackrest.key", "lock-path=/tmp/pgbackrest-erawan-orders",
+		"tls-server-key-file=/etc/erawan/.pgbackrest/orders/tls/pgbackrest.key", "lock-path=/tmp/pgbackrest-erawan-repository.orders",
 		"pg1-host-config=/etc/erawan/orders/pgbackrest.conf", "pg2-host-config=/etc/erawan/orders/pgbackrest.conf",
-		"[orders]", "repo1-path=/var/lib/pgbackrest", "repo1-retention-full=2", "backup-standby=y", "start-fast=y",
+		"[orders]", "repo1-path=/var/lib/pgbackrest", "repo1-retention-full=2", "backup-standby=prefer", "start-fast=y",
 		"pg1-host=10.0.0.11", "pg2-host=10.0.0.12", "pg2-host-type=tls", "pg2-host-port=8432",
 		"pg2-host-key-file=/etc/erawan/.pgbackrest/orders/tls/pgbackrest.key", "pg2-path=/var/lib/erawan/orders/postgresql/data", "pg2-socket-path=/var/run/postgresql")
 	// The repository path is the stanza's, so another cluster's stanza on
