@@ -423,6 +423,25 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 					return sqlOn(s, stateAttr(s, "leader"), checkRow)
 				}),
 			},
+			{ // drift: the repository host's pgBackRest server and timer stopped
+				PreConfig: func() {
+					sshRun(t, pool, l.Hosts[3].Address, "systemctl stop erawan-pgbackrest-repository.acc.service erawan-pgbackrest-repository.acc-diff.timer")
+				},
+				Config: accConfigTLS(l, all, 200, false, accTLS, accBackup(l)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectNonEmptyPlan()},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: func(*terraform.State) error {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+					defer cancel()
+					out, err := pool.Run(ctx, l.Hosts[3].Address, "systemctl is-active erawan-pgbackrest-repository.acc.service erawan-pgbackrest-repository.acc-diff.timer", nil)
+					if err != nil || strings.Join(strings.Fields(string(out)), " ") != "active active" {
+						return fmt.Errorf("after the repair the repository host's server and timer are %q (%v)", out, err)
+					}
+					return nil
+				},
+			},
 			{ // renewal: renew_before_days now exceeds the time left, so the plan
 				// shows an update (with a warning) and apply renews every node
 				// certificate in place, with reloads and no restart. A client
@@ -479,12 +498,23 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 			},
 			{ // backups removed in place: archiving off (a rolling restart), the
 				// pgBackRest servers and the timer gone, the repository kept
-				Config: accConfigTLS(l, all, 200, false, accTLS),
+				Config: accConfigTLS(l, all, 200, false, accTLS) + accBackupsData(l),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(accRes, plancheck.ResourceActionUpdate)},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(checkHealthy(3), checkBackupsOff(pool, l)),
+				// The data source lists what the repository keeps: the full
+				// backup and the differential one on top of it.
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(accBackupsRes, tfjsonpath.New("status"), knownvalue.StringExact("ok")),
+					statecheck.ExpectKnownValue(accBackupsRes, tfjsonpath.New("backups"), knownvalue.ListPartial(map[int]knownvalue.Check{
+						0: knownvalue.ObjectPartial(map[string]knownvalue.Check{"type": knownvalue.StringExact("full"), "reference": knownvalue.ListSizeExact(0)}),
+						1: knownvalue.ObjectPartial(map[string]knownvalue.Check{"type": knownvalue.StringExact("diff"), "reference": knownvalue.ListSizeExact(1)}),
+					})),
+					statecheck.ExpectKnownValue(accBackupsRes, tfjsonpath.New("earliest_restore_time"), knownvalue.NotNull()),
+					statecheck.ExpectKnownValue(accBackupsRes, tfjsonpath.New("latest_restore_time"), knownvalue.NotNull()),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(checkHealthy(3), checkBackupsOff(pool, l), checkRestoreWindow(&fullLabel)),
 			},
 			{ // backups added again: the stanza and its backups are found, no new full backup
 				Config: accConfigTLS(l, all, 200, false, accTLS, accBackup(l)),

@@ -17,6 +17,35 @@ import (
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/sshclient"
 )
 
+// accBackupsRes is the erawan_patroni_backups data source of accBackupsData.
+const accBackupsRes = "data.erawan_patroni_backups.acc"
+
+// accBackupsData lists the backups of stanza acc on node4.
+func accBackupsData(l *lab.File) string {
+	return fmt.Sprintf(`
+data "erawan_patroni_backups" "acc" {
+  repository_host = %q
+  stanza          = "acc"
+}
+`, l.Hosts[3].Address)
+}
+
+// checkRestoreWindow asserts the data source's window: from the start of
+// the first full backup (label fullLabel) to a time after it.
+func checkRestoreWindow(fullLabel *string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		a := func(k string) string { return attrOf(s, accBackupsRes, k) }
+		earliest, err1 := time.Parse(time.RFC3339, a("earliest_restore_time"))
+		latest, err2 := time.Parse(time.RFC3339, a("latest_restore_time"))
+		if err1 != nil || err2 != nil || a("backups.0.label") != *fullLabel || a("backups.0.started_at") != a("earliest_restore_time") ||
+			!latest.After(earliest) || time.Since(latest) > time.Hour || latest.After(time.Now().Add(time.Minute)) {
+			return fmt.Errorf("restore window %s..%s (%v, %v), first backup %s started %s; want it to start with %s and end after it, within the last hour",
+				a("earliest_restore_time"), a("latest_restore_time"), err1, err2, a("backups.0.label"), a("backups.0.started_at"), *fullLabel)
+		}
+		return nil
+	}
+}
+
 // stanzaInfo runs pgBackRest's info for cluster name on its repository host
 // (node4) and returns the stanza.
 func stanzaInfo(ctx context.Context, pool *sshclient.Pool, l *lab.File, name string) (pgbackrest.Stanza, error) {
@@ -73,13 +102,13 @@ func checkBackups(t *testing.T, pool *sshclient.Pool, l *lab.File, fullLabel *st
 		*fullLabel = full.Label
 		t.Logf("backup: stanza acc ok, full backup %s of %d bytes (%d in the repository) in %s, WAL %s..%s",
 			full.Label, full.SizeBytes, full.RepositorySizeBytes, full.StoppedAt.Sub(full.StartedAt), st.WALMin, st.WALMax)
-		out, err := pool.Run(ctx, l.Hosts[3].Address, fmt.Sprintf("stat -c '%%a %%U %%G %%n' /var/lib/pgbackrest %s/pgbackrest.conf; systemctl is-enabled erawan-pgbackrest-acc-diff.timer; systemctl is-active erawan-pgbackrest-acc",
+		out, err := pool.Run(ctx, l.Hosts[3].Address, fmt.Sprintf("stat -c '%%a %%U %%G %%n' /var/lib/pgbackrest %s/pgbackrest.conf; systemctl is-enabled erawan-pgbackrest-repository.acc-diff.timer; systemctl is-active erawan-pgbackrest-repository.acc.service",
 			pgbackrest.RepositoryDir("acc")), nil)
 		if want := []string{"750 pgbackrest pgbackrest /var/lib/pgbackrest", "640 root pgbackrest " + pgbackrest.RepositoryDir("acc") + "/pgbackrest.conf", "enabled", "active"}; err != nil || !slices.Equal(strings.Split(strings.TrimSpace(string(out)), "\n"), want) {
 			return fmt.Errorf("the repository host's files and units: %q (%v), want %q", out, err, want)
 		}
 		// The scheduled differential backup, run now.
-		if out, err := pool.Run(ctx, l.Hosts[3].Address, "systemctl start erawan-pgbackrest-acc-diff.service", nil); err != nil {
+		if out, err := pool.Run(ctx, l.Hosts[3].Address, "systemctl start erawan-pgbackrest-repository.acc-diff.service", nil); err != nil {
 			return fmt.Errorf("running the scheduled differential backup: %v: %s", err, out)
 		}
 		if st, err = stanzaInfo(ctx, pool, l, "acc"); err != nil {
@@ -160,7 +189,7 @@ func checkBackupsAgain(pool *sshclient.Pool, l *lab.File, fullLabel *string) res
 // configures cluster acc's pgBackRest, and still holds its backups.
 func checkRepositoryKept(ctx context.Context, pool *sshclient.Pool, l *lab.File) error {
 	out, err := pool.Run(ctx, l.Hosts[3].Address, fmt.Sprintf(
-		"for p in %s /etc/systemd/system/erawan-pgbackrest-acc.service /etc/systemd/system/erawan-pgbackrest-acc-diff.timer; do test -e $p && echo $p; done; test -d /var/lib/pgbackrest/backup/acc || echo 'no backups left'",
+		"for p in %s /etc/systemd/system/erawan-pgbackrest-repository.acc.service /etc/systemd/system/erawan-pgbackrest-repository.acc-diff.timer; do test -e $p && echo $p; done; test -d /var/lib/pgbackrest/backup/acc || echo 'no backups left'",
 		pgbackrest.RepositoryDir("acc")), nil)
 	if err != nil || strings.TrimSpace(string(out)) != "" {
 		return fmt.Errorf("%s after destroy: %q (%v); want the cluster's pgBackRest configuration and units gone and its backups kept", l.Hosts[3].Name, out, err)

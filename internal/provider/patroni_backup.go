@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -68,7 +69,7 @@ func backupSchema() schema.Attribute {
 	schedule := func(kind, pgType string) schema.StringAttribute {
 		return schema.StringAttribute{Optional: true, Validators: []validator.String{scheduleValidator{}},
 			MarkdownDescription: "When to take a " + kind + " backup (pgBackRest `--type=" + pgType + "`): a systemd `OnCalendar` expression in the repository host's time zone, " +
-				"such as `Sun *-*-* 01:00:00`. A systemd timer `erawan-pgbackrest-<name>-" + pgType + ".timer` on the repository host runs it (`Persistent=true`: a run missed while the host was down happens when it is back). Omitted: no timer of this type."}
+				"such as `Sun *-*-* 01:00:00`. A systemd timer `erawan-pgbackrest-repository.<name>-" + pgType + ".timer` on the repository host runs it (`Persistent=true`: a run missed while the host was down happens when it is back). Omitted: no timer of this type."}
 	}
 	return schema.SingleNestedAttribute{Optional: true,
 		MarkdownDescription: "Backups and WAL archiving with pgBackRest, into a repository on a host apart from the members. The stanza is the cluster's `name`. " +
@@ -205,7 +206,11 @@ func (backupConfigValidator) ValidateResource(ctx context.Context, req resource.
 	if b == nil {
 		return
 	}
-	if !b.ServerPort.IsNull() && !b.ServerPort.IsUnknown() {
+	if !b.ServerPort.IsUnknown() {
+		serverPort := int64(pgbackrest.DefaultServerPort)
+		if !b.ServerPort.IsNull() {
+			serverPort = b.ServerPort.ValueInt64()
+		}
 		for _, k := range []struct {
 			attr string
 			v    types.Int64
@@ -215,7 +220,7 @@ func (backupConfigValidator) ValidateResource(ctx context.Context, req resource.
 			if !k.v.IsNull() && !k.v.IsUnknown() {
 				p = k.v.ValueInt64()
 			}
-			if p == b.ServerPort.ValueInt64() {
+			if p == serverPort {
 				resp.Diagnostics.AddAttributeError(bp.AtName("server_port"), "Ports collide",
 					fmt.Sprintf("backup.server_port and %s are both %d; each needs its own port.", k.attr, p))
 			}
@@ -281,4 +286,36 @@ func repositoryHosts(s *pgcluster.Spec) []topology.Member {
 		return nil
 	}
 	return []topology.Member{s.Backup.RepositoryMember()}
+}
+
+// backupDrift probes the repository host of s's backups: its pgBackRest
+// server and scheduled backups' timers active, the stanza ok with a valid
+// backup. An unreachable repository host is a warning, not drift.
+func backupDrift(ctx context.Context, c *clients, s *pgcluster.Spec, diags *diag.Diagnostics) []string {
+	var scheduled []string
+	for _, t := range []string{"full", "diff", "incr"} {
+		if _, ok := s.Backup.Schedule[t]; ok {
+			scheduled = append(scheduled, t)
+		}
+	}
+	host := s.Backup.RepositoryHost
+	cmd, err := pgbackrest.ProbeCommand(s.Name, s.Backup.RepositoryPath, scheduled)
+	if err != nil {
+		diags.AddWarning("Backups not checked", err.Error())
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := c.pool.Run(pctx, host, c.sudo()+"sh -s", []byte(cmd))
+	if err != nil {
+		diags.AddWarning(fmt.Sprintf("Repository host %s not checked", host),
+			fmt.Sprintf("The backups of %s on %s could not be read: %v. The plan goes on; the repository host's pgBackRest server, timers and stanza were not checked.", s.Name, host, err))
+		return nil
+	}
+	findings, err := pgbackrest.ProbeFindings(out, s.Name, host, scheduled)
+	if err != nil {
+		diags.AddWarning(fmt.Sprintf("Repository host %s not checked", host), err.Error())
+		return nil
+	}
+	return findings
 }

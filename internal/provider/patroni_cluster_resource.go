@@ -189,9 +189,13 @@ func (patroniEngine) observe(ctx context.Context, c *clients, s *pgcluster.Spec,
 	return pgcluster.Observe(ctx, c.pool, p, s.Nodes)
 }
 
-func (e patroniEngine) refresh(ctx context.Context, _ *clients, m *patroniClusterModel, s *pgcluster.Spec, obs *pgcluster.Observation, refreshConfig bool, diags *diag.Diagnostics) pgcluster.Drift {
+func (e patroniEngine) refresh(ctx context.Context, c *clients, m *patroniClusterModel, s *pgcluster.Spec, obs *pgcluster.Observation, refreshConfig bool, diags *diag.Diagnostics) pgcluster.Drift {
 	diags.Append(m.setObserved(ctx, obs, s.Nodes, refreshConfig)...)
-	return obs.Drift(s.Nodes)
+	d := obs.Drift(s.Nodes)
+	if s.Backup != nil && c != nil && obs.Reachable() > 0 {
+		d.Backup = backupDrift(ctx, c, s, diags)
+	}
+	return d
 }
 
 func (patroniEngine) setObserved(ctx context.Context, m *patroniClusterModel, s *pgcluster.Spec, obs *pgcluster.Observation) diag.Diagnostics {
@@ -265,6 +269,14 @@ func (patroniEngine) resolveSecrets(plan, state, config *patroniClusterModel, di
 // patroniPasswordStep), so state never holds a password the cluster does not
 // use; the next apply sets the others again.
 func (patroniEngine) keepOnFailure(keep, plan *patroniClusterModel, completed []string, _ bool, _ patroniRotation) {
+	// Backups added: once pgBackRest is configured the cluster archives to
+	// it, so state says so (the next plan's drift, a stanza missing or
+	// without a backup, finishes the rest). Backups removed: once their
+	// servers are gone.
+	if (!plan.Backup.IsNull() && slices.Contains(completed, pgcluster.StepPgBackRest)) ||
+		(plan.Backup.IsNull() && slices.Contains(completed, pgcluster.StepBackupOff)) {
+		keep.Backup = plan.Backup
+	}
 	planPw := plan.passwords()
 	for i, p := range keep.passwords() {
 		if slices.Contains(completed, patroniPasswordStep(p.attr)) {

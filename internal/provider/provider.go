@@ -259,5 +259,5 @@ func (p *erawanProvider) Resources(_ context.Context) []func() resource.Resource
 }
 
 func (p *erawanProvider) DataSources(_ context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{NewPatroniClusterDataSource}
+	return []func() datasource.DataSource{NewPatroniClusterDataSource, NewPatroniBackupsDataSource}
 }
