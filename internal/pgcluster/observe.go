@@ -273,6 +273,9 @@ type Drift struct {
 	NotStreaming   []MemberState     `json:"not_streaming,omitempty"`   // replicas that do not stream
 	PendingRestart []string          `json:"pending_restart,omitempty"` // members with pending_restart set
 	EtcdDown       []topology.Member `json:"etcd_down,omitempty"`       // members whose etcd does not answer GET /health
+	// Backup says, one sentence each, how the backups differ from the
+	// spec's on the repository host (see pgbackrest.ProbeFindings).
+	Backup []string `json:"backup,omitempty"`
 }
 
 // MemberState is a member name and the state Patroni reports for it.
@@ -284,7 +287,7 @@ type MemberState struct {
 // Empty reports that nothing drifted.
 func (d Drift) Empty() bool {
 	return !d.NoRESTAPI && d.Leaders == nil && len(d.Missing) == 0 && len(d.NotRunning) == 0 &&
-		len(d.NotStreaming) == 0 && len(d.PendingRestart) == 0 && len(d.EtcdDown) == 0
+		len(d.NotStreaming) == 0 && len(d.PendingRestart) == 0 && len(d.EtcdDown) == 0 && len(d.Backup) == 0
 }
 
 // Sentences says what drifted, one sentence per finding, for the plan's warning.
@@ -311,7 +314,7 @@ func (d Drift) Sentences() []string {
 	for _, m := range d.EtcdDown {
 		out = append(out, fmt.Sprintf("etcd on %s (%s) is down", m.Name, m.Address))
 	}
-	return out
+	return append(out, d.Backup...)
 }
 
 // Drift compares the observation with the desired members. A leader is a
