@@ -300,7 +300,7 @@ func TestAccPatroniCluster_lifecycle(t *testing.T) {
 					}
 				}
 			}
-			return checkRepositoryKept(ctx, pool, l)
+			return checkRepositoryKept(ctx, pool, l, "acc")
 		},
 		Steps: []resource.TestStep{
 			{ // create

@@ -154,7 +154,26 @@ func checkBackupsOff(pool *sshclient.Pool, l *lab.File) resource.TestCheckFunc {
 				return fmt.Errorf("%s after backups were removed: %q (%v); want no pgBackRest configuration or server of acc", h.Name, out, err)
 			}
 		}
-		return checkRepositoryKept(ctx, pool, l)
+		return checkRepositoryKept(ctx, pool, l, "acc")
+	}
+}
+
+// checkFirstBackup asserts that cluster name, created with backups into
+// node4, has its stanza ok with one full backup and WAL archived.
+func checkFirstBackup(t *testing.T, pool *sshclient.Pool, l *lab.File, name string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		st, err := stanzaInfo(ctx, pool, l, name)
+		if err != nil {
+			return err
+		}
+		full, ok := st.Newest()
+		if st.StatusCode != pgbackrest.StatusOK || len(st.Backups) != 1 || !ok || full.Type != "full" || st.WALMax == "" {
+			return fmt.Errorf("stanza %s after create: status %d %q, backups %+v, WAL %q; want ok with one full backup and WAL", name, st.StatusCode, st.StatusMessage, st.Backups, st.WALMax)
+		}
+		t.Logf("backup at create: stanza %s, full backup %s of %d bytes in %s", name, full.Label, full.SizeBytes, full.StoppedAt.Sub(full.StartedAt))
+		return nil
 	}
 }
 
@@ -186,11 +205,12 @@ func checkBackupsAgain(pool *sshclient.Pool, l *lab.File, fullLabel *string) res
 }
 
 // checkRepositoryKept asserts, after destroy, that node4 no longer runs or
-// configures cluster acc's pgBackRest, and still holds its backups.
-func checkRepositoryKept(ctx context.Context, pool *sshclient.Pool, l *lab.File) error {
+// configures cluster name's pgBackRest, and still holds its backups.
+func checkRepositoryKept(ctx context.Context, pool *sshclient.Pool, l *lab.File, name string) error {
+	unit := "/etc/systemd/system/" + pgbackrest.RepositoryUnit(name)
 	out, err := pool.Run(ctx, l.Hosts[3].Address, fmt.Sprintf(
-		"for p in %s /etc/systemd/system/erawan-pgbackrest-repository.acc.service /etc/systemd/system/erawan-pgbackrest-repository.acc-diff.timer; do test -e $p && echo $p; done; test -d /var/lib/pgbackrest/backup/acc || echo 'no backups left'",
-		pgbackrest.RepositoryDir("acc")), nil)
+		"for p in %s %s.service %s-diff.timer; do test -e $p && echo $p; done; test -d /var/lib/pgbackrest/backup/%s || echo 'no backups left'",
+		pgbackrest.RepositoryDir(name), unit, unit, name), nil)
 	if err != nil || strings.TrimSpace(string(out)) != "" {
 		return fmt.Errorf("%s after destroy: %q (%v); want the cluster's pgBackRest configuration and units gone and its backups kept", l.Hosts[3].Name, out, err)
 	}

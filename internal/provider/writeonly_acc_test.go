@@ -19,7 +19,8 @@ import (
 const woRes = "erawan_patroni_cluster.wo"
 
 // woConfig is a one-node cluster "wo" on lab host 2, on ports of its own,
-// whose superuser password is given write-only.
+// whose superuser password is given write-only, with backups into node4
+// from create on (a cluster without a replica: the backup is the leader's).
 func woConfig(l *lab.File, password string, version int) string {
 	return labProviderHCL(l) + fmt.Sprintf(`
 resource "erawan_patroni_cluster" "wo" {
@@ -34,8 +35,12 @@ resource "erawan_patroni_cluster" "wo" {
   superuser_password_wo         = %q
   superuser_password_wo_version = %d
   deletion_protection           = false
+  backup = {
+    repository_host = %q
+    server_port     = 8433
+  }
 }
-`, l.Hosts[2].Address, labCIDR(l), password, version)
+`, l.Hosts[2].Address, labCIDR(l), password, version, l.Hosts[3].Address)
 }
 
 // woLogin checks that postgres logs in to "wo" with password (ok) or is refused.
@@ -81,13 +86,19 @@ func TestAccPatroniCluster_writeOnlyPassword(t *testing.T) {
 	onNodeHosts(t)
 	first, second := "wo-first-Passw0rd-1", "wo-second-Passw0rd-2"
 	nullPassword := []statecheck.StateCheck{statecheck.ExpectKnownValue(woRes, tfjsonpath.New("superuser_password"), knownvalue.Null())}
+	pool := labPool(t, l)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6,
+		CheckDestroy: func(*terraform.State) error {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			return checkRepositoryKept(ctx, pool, l, "wo")
+		},
 		Steps: []resource.TestStep{
 			{
 				Config:            woConfig(l, first, 1),
 				ConfigStateChecks: nullPassword,
-				Check:             resource.ComposeAggregateTestCheckFunc(woLogin(l, first, true), noAttributeHolds(first)),
+				Check:             resource.ComposeAggregateTestCheckFunc(woLogin(l, first, true), noAttributeHolds(first), checkFirstBackup(t, pool, l, "wo")),
 			},
 			{ // the same configuration plans nothing
 				Config:   woConfig(l, first, 1),
