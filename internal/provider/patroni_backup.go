@@ -172,13 +172,14 @@ func backupValue(b *pgcluster.MarkerBackup) types.Object {
 }
 
 // backupConfigValidator refuses, at plan time, a `backup` block that cannot
-// work: without TLS (its transport), on a member's own host, on a port the
-// cluster uses, beside parameters that set archiving themselves, or with a
-// member named like the repository host's certificate.
+// work: without TLS (its transport), on a member's own host, beside
+// parameters that set archiving themselves, or with a member named like the
+// repository host's certificate. Its port is checked with the cluster's
+// (patroniPortsValidator).
 type backupConfigValidator struct{}
 
 func (backupConfigValidator) Description(context.Context) string {
-	return "backup needs TLS, a repository host apart from the members, its own port and the archiving parameters"
+	return "backup needs TLS, a repository host apart from the members and the archiving parameters"
 }
 func (v backupConfigValidator) MarkdownDescription(ctx context.Context) string {
 	return v.Description(ctx)
@@ -205,26 +206,6 @@ func (backupConfigValidator) ValidateResource(ctx context.Context, req resource.
 	b := knownObject[backupModel](ctx, m.Backup, &resp.Diagnostics)
 	if b == nil {
 		return
-	}
-	if !b.ServerPort.IsUnknown() {
-		serverPort := int64(pgbackrest.DefaultServerPort)
-		if !b.ServerPort.IsNull() {
-			serverPort = b.ServerPort.ValueInt64()
-		}
-		for _, k := range []struct {
-			attr string
-			v    types.Int64
-			def  int64
-		}{{"postgres_port", m.PostgresPort, 5432}, {"patroni_port", m.PatroniPort, 8008}, {"etcd_client_port", m.EtcdClientPort, 2379}, {"etcd_peer_port", m.EtcdPeerPort, 2380}} {
-			p := k.def
-			if !k.v.IsNull() && !k.v.IsUnknown() {
-				p = k.v.ValueInt64()
-			}
-			if p == serverPort {
-				resp.Diagnostics.AddAttributeError(bp.AtName("server_port"), "Ports collide",
-					fmt.Sprintf("backup.server_port and %s are both %d; each needs its own port.", k.attr, p))
-			}
-		}
 	}
 	if m.Nodes.IsUnknown() || b.RepositoryHost.IsUnknown() {
 		return

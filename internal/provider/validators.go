@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/pgbackrest"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/topology"
 )
 
@@ -221,13 +222,21 @@ func refuseMemberMoves(ctx context.Context, stateNodes, planNodes types.List, di
 }
 
 // checkPortsDistinct adds an error for each port attribute (in order, with
-// its default when unset) that equals an earlier one. Unknown ports skip
-// the check.
+// its default when unset) that equals an earlier one. A name is a top-level
+// attribute or a nested one such as backup.server_port (whose block must
+// be set). Unknown ports skip the check.
 func checkPortsDistinct(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse, order []string, defaults map[string]int64) {
 	ports := map[string]int64{}
+	at := func(k string) path.Path {
+		p := path.Empty()
+		for _, step := range strings.Split(k, ".") {
+			p = p.AtName(step)
+		}
+		return p
+	}
 	for _, k := range order {
 		var p types.Int64
-		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(k), &p)...)
+		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, at(k), &p)...)
 		if p.IsUnknown() {
 			return
 		}
@@ -239,14 +248,15 @@ func checkPortsDistinct(ctx context.Context, req resource.ValidateConfigRequest,
 	for i, a := range order {
 		for _, b := range order[i+1:] {
 			if ports[a] == ports[b] {
-				resp.Diagnostics.AddAttributeError(path.Root(b), "Ports collide",
+				resp.Diagnostics.AddAttributeError(at(b), "Ports collide",
 					b+" and "+a+" are both "+strconv.FormatInt(ports[a], 10)+"; each needs its own port.")
 			}
 		}
 	}
 }
 
-// patroniPortsValidator refuses Patroni cluster ports that collide.
+// patroniPortsValidator refuses Patroni cluster ports that collide, the
+// backups' server_port included when there is a backup block.
 type patroniPortsValidator struct{}
 
 func (patroniPortsValidator) Description(context.Context) string { return "the cluster's ports differ" }
@@ -254,8 +264,17 @@ func (v patroniPortsValidator) MarkdownDescription(ctx context.Context) string {
 	return v.Description(ctx)
 }
 func (patroniPortsValidator) ValidateResource(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	checkPortsDistinct(ctx, req, resp, []string{"postgres_port", "patroni_port", "etcd_client_port", "etcd_peer_port"},
-		map[string]int64{"postgres_port": 5432, "patroni_port": 8008, "etcd_client_port": 2379, "etcd_peer_port": 2380})
+	order := []string{"postgres_port", "patroni_port", "etcd_client_port", "etcd_peer_port"}
+	var backup types.Object
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("backup"), &backup)...)
+	if backup.IsUnknown() {
+		return
+	}
+	if !backup.IsNull() {
+		order = append(order, "backup.server_port")
+	}
+	checkPortsDistinct(ctx, req, resp, order,
+		map[string]int64{"postgres_port": 5432, "patroni_port": 8008, "etcd_client_port": 2379, "etcd_peer_port": 2380, "backup.server_port": pgbackrest.DefaultServerPort})
 }
 
 // hostNameRE is a DNS host name: dot-separated labels of letters, digits
