@@ -77,6 +77,8 @@ func patroniSpec() *pgcluster.Spec {
 		TLS:      &pgcluster.TLS{RequireTLS: true, CAPEM: "ca"},
 		Backup: &pgcluster.Backup{RepositoryHost: "127.0.0.5", RepositoryPath: "/var/lib/pgbackrest", RetentionFull: 2, ServerPort: 8432,
 			Schedule: map[string]string{"full": "Sun *-*-* 01:00:00"}},
+		Restore: &pgcluster.Restore{RepositoryHost: "127.0.0.6", RepositoryPath: "/var/lib/pgbackrest", Stanza: "orders", ServerPort: 8431,
+			TargetTime: "2026-11-22T10:00:00Z", Run: true},
 		Passwords: pgcluster.Passwords{Superuser: "pw-super", Replication: "pw-repl", Rewind: "pw-rewind", RestAPI: "pw-rest"}}
 }
 
@@ -133,6 +135,7 @@ const inventory = `all:
     erawan_removed: {hosts: {pg4: {ansible_host: 127.0.0.4}}}
     erawan_proxy: {hosts: {px1: {ansible_host: 127.0.0.1}}}
     erawan_repository: {hosts: {pgbackrest-repository: {ansible_host: 127.0.0.5}}}
+    erawan_restore_source: {hosts: {pgbackrest-restore: {ansible_host: 127.0.0.6}}}
 `
 
 // ansiblePlaybook returns the path of ansible-playbook, skipping the test
@@ -489,7 +492,9 @@ func TestAllVariablesPassValidation(t *testing.T) {
 			v := pb.vars()
 			v["erawan_database"] = nil
 			v["erawan_backup"] = nil
-			variants = append(variants, variant{"no_database", v, map[string]bool{"database": true, "pgbackrest": true, "stanza": true, "backup_off": true}})
+			v["erawan_restore"] = nil
+			variants = append(variants, variant{"no_database", v, map[string]bool{"database": true, "pgbackrest": true, "stanza": true, "backup_off": true,
+				"restore": true, "restore_end": true}})
 			if pb.file == pgcluster.PlaybookUpdate {
 				variants[0].skip = map[string]bool{"backup_off": true} // backups kept
 				variants = append(variants, variant{"backup_off", patroniBackupOffVars(), map[string]bool{"pgbackrest": true, "stanza": true}})

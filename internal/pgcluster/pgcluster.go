@@ -4,10 +4,12 @@
 package pgcluster
 
 import (
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/pgbackrest"
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/pki"
@@ -44,7 +46,15 @@ const (
 	// off, stops and removes the pgBackRest servers, timers and
 	// configuration of a cluster whose backups were removed, and keeps the
 	// repository. It does nothing otherwise.
-	StepBackupOff  = "backup_off"
+	StepBackupOff = "backup_off"
+	// StepRestore, in a create with restore, opens the source stanza to the
+	// new members: a pgBackRest TLS server on the source repository host
+	// that admits only their certificates, for that stanza, and the
+	// members' configuration of it; the bootstrap step then restores the
+	// first member from it. StepRestoreEnd stops and removes both once the
+	// first member has recovered and promoted. Both do nothing otherwise.
+	StepRestore    = "restore"
+	StepRestoreEnd = "restore_end"
 	PlaybookCreate = "patroni_create.yml"
 	PlaybookUpdate = "patroni_update.yml"
 	PlaybookDelete = "patroni_delete.yml"
@@ -52,7 +62,7 @@ const (
 
 // Steps of each playbook, in order.
 var (
-	CreateSteps = []string{StepPreflight, StepTLS, StepPgBackRest, StepEtcd, StepConfigure, StepBootstrap, StepJoin, StepVerify, StepDatabase, StepStanza}
+	CreateSteps = []string{StepPreflight, StepTLS, StepPgBackRest, StepRestore, StepEtcd, StepConfigure, StepBootstrap, StepRestoreEnd, StepJoin, StepVerify, StepDatabase, StepStanza}
 	UpdateSteps = []string{StepPreflight, StepTLS, StepRemoveGone, StepRemoveMembers, StepMembership, StepAddMembers, StepPasswords, StepConverge, StepPgBackRest, StepDynamicConfig, StepBackupOff, StepDatabase, StepStanza, StepVerify}
 	DeleteSteps = []string{StepTeardown}
 )
@@ -97,7 +107,107 @@ type Spec struct {
 	// nil without backups. It needs TLS (the transport is pgBackRest's TLS
 	// server with certificates of the cluster CA).
 	Backup *Backup
+	// Restore is the backup the cluster was made from at create; nil for
+	// a cluster made empty. It needs TLS, as Backup does.
+	Restore *Restore
 }
+
+// Restore is the `restore` block of a cluster: a stanza of a pgBackRest
+// repository (another cluster's backups) that the first member is
+// restored from at create, up to a point in time or a backup.
+type Restore struct {
+	RepositoryHost string // address, reached with the provider's SSH settings
+	RepositoryPath string // repo1-path there, default pgbackrest.DefaultRepositoryPath
+	Stanza         string // the source cluster's name
+	ServerPort     int    // the restore server's port there, default pgbackrest.DefaultRestoreServerPort
+	// TargetTime is the point in time to recover to, RFC 3339 as the user
+	// wrote it ("": the end of the archived WAL); BackupLabel the backup
+	// to restore ("": the newest before TargetTime).
+	TargetTime  string
+	BackupLabel string
+	// Run says this run restores: a create, a resumed create or the
+	// destroy of one that did not finish. Only then does the source
+	// repository host join the run (and get a certificate); updates of a
+	// restored cluster never reach it.
+	Run bool
+}
+
+// SourceMember is the source repository host as a certificate subject and
+// inventory host of a run that restores (group GroupRestoreSource).
+func (r *Restore) SourceMember() topology.Member {
+	return topology.Member{Name: pgbackrest.RestoreCommonName, Address: r.RepositoryHost}
+}
+
+// GroupRestoreSource is the inventory group of the source repository host
+// of a restore.
+const GroupRestoreSource = "erawan_restore_source"
+
+// PgBackRestRestore is the pgBackRest side of the spec's restore (nil
+// without one). Errors: a target time that is not RFC 3339.
+func (s *Spec) PgBackRestRestore() (*pgbackrest.Restore, error) {
+	if s.Restore == nil {
+		return nil, nil
+	}
+	etc := "/etc/erawan/" + s.Name
+	r := &pgbackrest.Restore{
+		Cluster: s.Name, Stanza: s.Restore.Stanza, RepositoryHost: s.Restore.RepositoryHost, RepositoryPath: s.Restore.RepositoryPath,
+		ServerPort: s.Restore.ServerPort, BackupLabel: s.Restore.BackupLabel, DataDir: dataDir(s.Name),
+		TLSDir: etc + "/tls", MemberKey: memberKey, RepositoryDir: pgbackrest.RestoreDir(s.Name), RepositoryKey: repositoryKey,
+		MemberConfigFile: etc + "/pgbackrest-restore.conf",
+	}
+	if s.Restore.TargetTime != "" {
+		t, err := time.Parse(time.RFC3339, s.Restore.TargetTime)
+		if err != nil {
+			return nil, fmt.Errorf("restore.target_time %q: %w", s.Restore.TargetTime, err)
+		}
+		r.TargetTime = t
+	}
+	for _, n := range s.Nodes {
+		r.Members = append(r.Members, pgbackrest.Member{Name: n.Name, Address: n.Address})
+	}
+	return r, nil
+}
+
+// RestoreVars are a restoring run's restore as the playbooks see it
+// (erawan_restore).
+type RestoreVars struct {
+	Stanza           string            `json:"stanza"`
+	RepositoryPath   string            `json:"repository_path"`
+	ServerPort       int               `json:"server_port"`
+	RepositoryDir    string            `json:"repository_dir"`
+	RepositoryConfig string            `json:"repository_config"`
+	RepositoryKey    string            `json:"repository_key"`
+	MemberConfigFile string            `json:"member_config_file"`
+	MemberConfig     string            `json:"member_config"`
+	Command          string            `json:"command"`
+	RecoveryConf     map[string]string `json:"recovery_conf"`
+	// Target says in words what the restore recovers to, for messages.
+	Target string `json:"target"`
+}
+
+func (s *Spec) restoreVars() (*RestoreVars, error) {
+	if s.Restore == nil || !s.Restore.Run {
+		return nil, nil
+	}
+	r, err := s.PgBackRestRestore()
+	if err != nil {
+		return nil, err
+	}
+	target := "the end of the archived WAL"
+	switch {
+	case s.Restore.TargetTime != "" && s.Restore.BackupLabel != "":
+		target = "time " + s.Restore.TargetTime + " from backup " + s.Restore.BackupLabel
+	case s.Restore.TargetTime != "":
+		target = "time " + s.Restore.TargetTime
+	case s.Restore.BackupLabel != "":
+		target = "the end of backup " + s.Restore.BackupLabel
+	}
+	return &RestoreVars{Stanza: r.Stanza, RepositoryPath: r.RepositoryPath, ServerPort: r.ServerPort, RepositoryDir: r.RepositoryDir,
+		RepositoryConfig: r.RepositoryConfig(), RepositoryKey: repositoryKey,
+		MemberConfigFile: r.MemberConfigFile, MemberConfig: r.MemberConfig(), Command: r.Command(), RecoveryConf: r.RecoveryConf(), Target: target}, nil
+}
+
+func dataDir(cluster string) string { return "/var/lib/erawan/" + cluster + "/postgresql/data" }
 
 // Backup is the `backup` block of a cluster: a pgBackRest repository on a
 // host apart from the members, with the cluster's name as its stanza.
@@ -138,7 +248,7 @@ func (s *Spec) PgBackRest() *pgbackrest.Config {
 	etc := "/etc/erawan/" + s.Name
 	repo := pgbackrest.RepositoryDir(s.Name)
 	c := &pgbackrest.Config{
-		Stanza: s.Name, DataDir: "/var/lib/erawan/" + s.Name + "/postgresql/data", PGPort: s.PostgresPort, SocketDir: "/var/run/postgresql",
+		Stanza: s.Name, DataDir: dataDir(s.Name), PGPort: s.PostgresPort, SocketDir: "/var/run/postgresql",
 		RepositoryHost: s.Backup.RepositoryHost, RepositoryPath: s.Backup.RepositoryPath, RetentionFull: s.Backup.RetentionFull,
 		ServerPort: s.Backup.ServerPort, TLSDir: etc + "/tls", RepositoryTLSDir: repo + "/tls", MemberKey: memberKey, RepositoryKey: repositoryKey,
 		MemberConfigFile: pgbackrest.ConfigFile(etc), RepositoryConfigFile: pgbackrest.ConfigFile(repo),
@@ -224,6 +334,8 @@ func (s *Spec) Equal(o *Spec) bool {
 		s.SynchronousMode == o.SynchronousMode &&
 		reflect.DeepEqual(s.Database, o.Database) &&
 		s.Passwords == o.Passwords && reflect.DeepEqual(s.TLS, o.TLS) && reflect.DeepEqual(s.Backup, o.Backup)
+	// Restore is not compared: it acts only in a restoring run (Run), and
+	// a change of it later gives no node anything to do.
 }
 
 func mapsEqual(a, b map[string]string) bool {
@@ -267,6 +379,9 @@ type Marker struct {
 	RequireTLS      bool              `json:"require_tls"`
 	// Backup is the `backup` block, for import; absent without backups.
 	Backup *MarkerBackup `json:"backup,omitempty"`
+	// Restore is the `restore` block the cluster was made with, for
+	// import; absent for a cluster made empty.
+	Restore *MarkerRestore `json:"restore,omitempty"`
 	// No password: PostgreSQL keeps the owner's only as a SCRAM verifier,
 	// and the roles' are in patroni.yml (import reads them there).
 }
@@ -278,6 +393,16 @@ type MarkerBackup struct {
 	RetentionFull  int               `json:"retention_full"`
 	ServerPort     int               `json:"server_port"`
 	Schedule       map[string]string `json:"schedule"`
+}
+
+// MarkerRestore is the `restore` block in a marker.
+type MarkerRestore struct {
+	RepositoryHost string `json:"repository_host"`
+	RepositoryPath string `json:"repository_path"`
+	Stanza         string `json:"stanza"`
+	ServerPort     int    `json:"server_port"`
+	TargetTime     string `json:"target_time,omitempty"`
+	BackupLabel    string `json:"backup_label,omitempty"`
 }
 
 // Marker returns the marker content of the spec.
@@ -296,6 +421,10 @@ func (s *Spec) Marker() Marker {
 	if b := s.Backup; b != nil {
 		m.Backup = &MarkerBackup{RepositoryHost: b.RepositoryHost, RepositoryPath: b.RepositoryPath, RetentionFull: b.RetentionFull,
 			ServerPort: b.ServerPort, Schedule: nonNilMap(b.Schedule)}
+	}
+	if r := s.Restore; r != nil {
+		m.Restore = &MarkerRestore{RepositoryHost: r.RepositoryHost, RepositoryPath: r.RepositoryPath, Stanza: r.Stanza, ServerPort: r.ServerPort,
+			TargetTime: r.TargetTime, BackupLabel: r.BackupLabel}
 	}
 	return m
 }
@@ -354,6 +483,9 @@ type Vars struct {
 	// removes backups (old had them, the new spec has none); null
 	// otherwise.
 	BackupOff *BackupVars `json:"erawan_backup_off"`
+	// Restore is the restore of a restoring run (Restore.Run); null
+	// otherwise.
+	Restore *RestoreVars `json:"erawan_restore"`
 }
 
 // Vars renders the playbook variables of a create or delete (old nil) or
@@ -389,7 +521,9 @@ func (s *Spec) Vars(old *Spec, rotate map[string]string) (*Vars, error) {
 	}
 	v.RotateVerifiers = nonNilMap(rotate)
 	v.TLS = s.tlsVars()
-	return v, nil
+	r, err := s.restoreVars()
+	v.Restore = r
+	return v, err
 }
 
 // DiffConfig returns the PATCH /config body and the changed parameter names

@@ -86,7 +86,8 @@ func TestSpecEqualCoversEveryField(t *testing.T) {
 			Schedule: map[string]string{"full": "daily"}}
 		return s
 	}
-	testspec.EqualCoversEveryField(t, full, (*Spec).Equal, nil)
+	testspec.EqualCoversEveryField(t, full, (*Spec).Equal, map[string]string{
+		"Restore": "acts only in a restoring run; a later change gives the nodes nothing to do"})
 	a, b := spec(), spec()
 	a.AllowedCIDRs, a.Parameters, b.AllowedCIDRs, b.Parameters = nil, nil, []string{}, map[string]string{}
 	if !a.Equal(b) {
@@ -226,5 +227,34 @@ func TestBackupArchiving(t *testing.T) {
 	}
 	if kept, _ := nw.Vars(nw, nil); kept.BackupOff != nil {
 		t.Fatal("an update that keeps backups turns them off")
+	}
+}
+
+// A restore reaches the playbooks only in a restoring run, and the marker
+// keeps it for import either way.
+func TestRestoreVars(t *testing.T) {
+	s := spec()
+	s.Restore = &Restore{RepositoryHost: "10.0.0.5", RepositoryPath: "/var/lib/pgbackrest", Stanza: "orders", ServerPort: 8431,
+		TargetTime: "2026-11-22T17:00:00+07:00"}
+	v, err := s.Vars(nil, nil)
+	if err != nil || v.Restore != nil {
+		t.Fatalf("a run that does not restore renders %+v (%v)", v.Restore, err)
+	}
+	if m := v.Marker.Restore; m == nil || m.Stanza != "orders" || m.TargetTime != "2026-11-22T17:00:00+07:00" || m.ServerPort != 8431 {
+		t.Fatalf("marker restore %+v", m)
+	}
+	s.Restore.Run = true
+	if v, err = s.Vars(nil, nil); err != nil || v.Restore == nil {
+		t.Fatalf("a restoring run renders no restore (%v)", err)
+	}
+	r := v.Restore
+	if r.RecoveryConf["recovery_target_time"] != "2026-11-22 10:00:00+00" || r.Target != "time 2026-11-22T17:00:00+07:00" ||
+		!strings.Contains(r.Command, "--stanza=orders --type=time '--target=2026-11-22 10:00:00+00'") ||
+		r.MemberConfigFile != "/etc/erawan/"+s.Name+"/pgbackrest-restore.conf" || !strings.Contains(r.MemberConfig, "pg1-path=/var/lib/erawan/"+s.Name+"/postgresql/data") {
+		t.Fatalf("restore vars %+v", r)
+	}
+	s.Restore.TargetTime = "yesterday"
+	if _, err := s.Vars(nil, nil); err == nil || !strings.Contains(err.Error(), "restore.target_time") {
+		t.Fatalf("a target time that is not RFC 3339: %v", err)
 	}
 }
