@@ -102,6 +102,14 @@ type clusterEngine[M any, S clusterSpec[S], O clusterObservation, D driftReport,
 
 	// checkPlan adds the engine's own plan-time errors of an update.
 	checkPlan(plan, state *M, diags *diag.Diagnostics)
+	// checkCreate adds the engine's own checks of a create's plan against
+	// the hosts: at plan time (apply false) and again in Create before any
+	// node is touched (a Patroni restore's source and target).
+	checkCreate(ctx context.Context, c *clients, plan *M, apply bool, diags *diag.Diagnostics)
+	// fromScratch marks s as the spec of a run that builds the cluster
+	// from nothing: a create, a resumed create, or the destroy of a create
+	// that did not finish (a Patroni restore acts only then).
+	fromScratch(s S)
 	// planSecrets marks the secrets that apply sets as unknown and reports
 	// whether it changed any.
 	planSecrets(plan, state, config *M, diags *diag.Diagnostics) bool

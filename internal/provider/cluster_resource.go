@@ -84,6 +84,9 @@ func (r *clusterResource[M, S, O, D, R]) Create(ctx context.Context, req resourc
 	if r.engine.prepareCreate(ctx, r.c, &plan, &config, &resp.Diagnostics); resp.Diagnostics.HasError() {
 		return
 	}
+	if r.engine.checkCreate(ctx, r.c, &plan, true, &resp.Diagnostics); resp.Diagnostics.HasError() {
+		return
+	}
 	b.ID = types.StringValue(secrets.ClusterID(b.Name.ValueString()))
 	priv := tlsPrivate{Expiry: map[string]time.Time{}}
 	ca, settings := r.createCA(ctx, &plan, &config, &priv, &resp.Diagnostics)
@@ -94,6 +97,7 @@ func (r *clusterResource[M, S, O, D, R]) Create(ctx context.Context, req resourc
 	if resp.Diagnostics.Append(d...); resp.Diagnostics.HasError() {
 		return
 	}
+	r.engine.fromScratch(spec)
 	lk := r.lock(ctx, "create", b, spec, spec, false, &resp.Diagnostics)
 	if lk == nil {
 		return
@@ -486,6 +490,9 @@ func (r *clusterResource[M, S, O, D, R]) planCreate(ctx context.Context, req res
 	if ta := r.engine.tls(&plan); ta != nil && !readTLS(ctx, *ta.TLS, &resp.Diagnostics).On {
 		ta.setNull()
 	}
+	if r.engine.checkCreate(ctx, r.c, &plan, false, &resp.Diagnostics); resp.Diagnostics.HasError() {
+		return
+	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
@@ -561,6 +568,7 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 	var err error
 	updated := progress.Done
 	if !progress.Done {
+		r.engine.fromScratch(newSpec)
 		if !slices.Contains(progress.Completed, tlsStep) &&
 			!r.issueUpdate(ctx, &plan, &config, newSpec, r.engine.certSubjects(newSpec), &priv, &resp.Diagnostics, resp.Private) {
 			return
@@ -649,6 +657,9 @@ func (r *clusterResource[M, S, O, D, R]) Delete(ctx context.Context, req resourc
 	spec, d := r.engine.spec(ctx, &state)
 	if resp.Diagnostics.Append(d...); resp.Diagnostics.HasError() {
 		return
+	}
+	if !progress.Done {
+		r.engine.fromScratch(spec) // a restore server it may have left
 	}
 	lk := r.lock(ctx, "delete", b, spec, spec, true, &resp.Diagnostics)
 	if lk == nil {

@@ -83,6 +83,7 @@ type patroniClusterModel struct {
 	SynchronousMode types.Bool   `tfsdk:"synchronous_mode"`
 	Database        types.Object `tfsdk:"database"`
 	Backup          types.Object `tfsdk:"backup"`
+	Restore         types.Object `tfsdk:"restore"`
 	Leader          types.String `tfsdk:"leader"`
 
 	TLS                  types.Object `tfsdk:"tls"`

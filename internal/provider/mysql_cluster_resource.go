@@ -238,6 +238,14 @@ func (mysqlEngine) refresh(ctx context.Context, c *clients, m *mysqlClusterModel
 }
 
 // checkPlan refuses a change of management mode and Router without the AdminAPI.
+// checkCreate: a MySQL create has no check against the hosts beyond its
+// preflight step.
+func (mysqlEngine) checkCreate(context.Context, *clients, *mysqlClusterModel, bool, *diag.Diagnostics) {
+}
+
+// fromScratch: a MySQL create has nothing that acts only then.
+func (mysqlEngine) fromScratch(*mysqlgr.Spec) {}
+
 func (mysqlEngine) checkPlan(plan, state *mysqlClusterModel, diags *diag.Diagnostics) {
 	if m := plan.Management.ValueString(); m != mysqlgr.ModeAuto && !plan.Management.IsUnknown() && m != state.ManagementMode.ValueString() {
 		diags.AddAttributeError(path.Root("management"), "The management mode cannot change",

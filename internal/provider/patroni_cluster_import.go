@@ -93,6 +93,7 @@ func (p *patroniImporter) model(ctx context.Context, id string, nodes []topology
 	}
 	st.RequireTLS = types.BoolValue(mk.RequireTLS)
 	st.Backup = backupValue(mk.Backup)
+	st.Restore = restoreValue(mk.Restore)
 	p.tls.set(mk.TLS, patroniEngine{}.tls(&st), nodes, "Until then, etcd health is checked with etcdctl on each node (the provider has no client certificate of its own).", &diags)
 	for _, pw := range st.passwords() {
 		*pw.value, *pw.wo, *pw.version = types.StringNull(), types.StringNull(), types.Int64Null()

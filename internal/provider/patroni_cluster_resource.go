@@ -28,7 +28,7 @@ type patroniClusterResource struct {
 
 // ConfigValidators refuses colliding ports and a tls block that does not hold together.
 func (r *patroniClusterResource) ConfigValidators(context.Context) []resource.ConfigValidator {
-	return []resource.ConfigValidator{patroniPortsValidator{}, tlsConfigValidator{}, backupConfigValidator{}}
+	return []resource.ConfigValidator{patroniPortsValidator{}, tlsConfigValidator{}, backupConfigValidator{}, restoreConfigValidator{}}
 }
 
 // patroniEngine is what erawan_patroni_cluster adds to clusterResource.
@@ -64,10 +64,11 @@ func (patroniEngine) writeOnly(m *patroniClusterModel) []woSecret {
 }
 func (patroniEngine) members(s *pgcluster.Spec) []topology.Member { return s.Nodes }
 
-// certSubjects are the members and, with backups, the repository host
-// (its certificate's common name is pgbackrest.RepositoryCommonName).
+// certSubjects are the members, with backups the repository host (its
+// certificate's common name is pgbackrest.RepositoryCommonName), and in a
+// run that restores the source repository host (pgbackrest.RestoreCommonName).
 func (patroniEngine) certSubjects(s *pgcluster.Spec) []topology.Member {
-	return append(slices.Clone(s.Nodes), repositoryHosts(s)...)
+	return slices.Concat(s.Nodes, repositoryHosts(s), restoreSources(s))
 }
 
 func (patroniEngine) prepareCreate(_ context.Context, _ *clients, plan, config *patroniClusterModel, diags *diag.Diagnostics) {
@@ -122,6 +123,7 @@ func (patroniEngine) spec(ctx context.Context, m *patroniClusterModel) (*pgclust
 		s.TLS = &pgcluster.TLS{RequireTLS: m.RequireTLS.ValueBool(), CAPEM: m.CACertificate.ValueString()}
 		// Backups run over TLS only (backupConfigValidator).
 		s.Backup = readBackup(ctx, m.Backup, &diags)
+		s.Restore = readRestore(ctx, m.Restore, &diags)
 	}
 	return s, diags
 }
@@ -145,6 +147,9 @@ func (patroniEngine) job(old, s *pgcluster.Spec, ch *topology.Change, rot patron
 	var hosts []runner.Host
 	for _, h := range repo {
 		hosts = append(hosts, runner.Host{Name: h.Name, Address: h.Address, Groups: []string{pgcluster.GroupRepository}})
+	}
+	for _, h := range restoreSources(s) {
+		hosts = append(hosts, runner.Host{Name: h.Name, Address: h.Address, Groups: []string{pgcluster.GroupRestoreSource}})
 	}
 	return runner.Job{Vars: vars, Hosts: hosts, Secrets: append(s.Secrets(), slices.Collect(maps.Values(rot))...)}, err
 }
@@ -205,6 +210,7 @@ func (patroniEngine) setObserved(ctx context.Context, m *patroniClusterModel, s 
 // checkPlan refuses the backup changes an update cannot make yet.
 func (patroniEngine) checkPlan(plan, state *patroniClusterModel, diags *diag.Diagnostics) {
 	checkBackupPlan(context.Background(), plan, state, diags)
+	checkRestorePlan(plan, state, diags)
 }
 
 func (patroniEngine) planSecrets(plan, state, config *patroniClusterModel, diags *diag.Diagnostics) bool {

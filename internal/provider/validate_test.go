@@ -200,6 +200,13 @@ var patroniBadInputs = clusterInputs(clusterHCL, []badInput{
 	{"backup repository path relative", `name = "o"` + "\npostgres_version = 17\nbackup = { repository_host = \"10.0.0.5\", repository_path = \"backups\" }\n" + okNodes, `(?s)Invalid repository path.*clean absolute path`},
 	{"backup repository path root", `name = "o"` + "\npostgres_version = 17\nbackup = { repository_host = \"10.0.0.5\", repository_path = \"/\" }\n" + okNodes, `(?s)Invalid repository path.*other than /`},
 	{"backup retention 0", `name = "o"` + "\npostgres_version = 17\nbackup = { repository_host = \"10.0.0.5\", retention_full = 0 }\n" + okNodes, `(?s)Attribute backup\.retention_full.*between 1 and 9999`},
+	{"restore without TLS", `name = "o"` + "\npostgres_version = 17\ntls = { enabled = false }\nrestore = { repository_host = \"10.0.0.5\", stanza = \"orders\" }\n" + okNodes, `(?s)A restore needs TLS.*tls\.enabled = true`},
+	{"restore target time not RFC 3339", `name = "o"` + "\npostgres_version = 17\nrestore = { repository_host = \"10.0.0.5\", stanza = \"orders\", target_time = \"2026-11-22 10:00\" }\n" + okNodes, `(?s)Invalid time.*restore\.target_time "2026-11-22 10:00": want an RFC 3339 time`},
+	{"restore backup label", `name = "o"` + "\npostgres_version = 17\nrestore = { repository_host = \"10.0.0.5\", stanza = \"orders\", backup_label = \"latest\" }\n" + okNodes, `(?s)Invalid backup label.*restore\.backup_label "latest"`},
+	{"restore stanza", `name = "o"` + "\npostgres_version = 17\nrestore = { repository_host = \"10.0.0.5\", stanza = \"orders;x\" }\n" + okNodes, `(?s)Invalid stanza.*restore\.stanza`},
+	{"restore repository path", `name = "o"` + "\npostgres_version = 17\nrestore = { repository_host = \"10.0.0.5\", stanza = \"orders\", repository_path = \"/srv/my backups\" }\n" + okNodes, `(?s)Invalid repository path.*without spaces`},
+	{"restore with restore_command", `name = "o"` + "\npostgres_version = 17\nparameters = { restore_command = \"cp /x/%f %p\" }\nrestore = { repository_host = \"10.0.0.5\", stanza = \"orders\" }\n" + okNodes, `(?s)Parameter owned by restore.*restore_command is set by the restore block`},
+	{"restore member named like the restore server", `name = "o"` + "\npostgres_version = 17\nrestore = { repository_host = \"10.0.0.5\", stanza = \"orders\" }\n" + `nodes = [{ name = "pgbackrest-restore", address = "10.0.0.11" }]`, `(?s)Member name reserved with restore.*nodes\[0\]\.name`},
 	{"backup member named like the repository", `name = "o"` + "\npostgres_version = 17\nbackup = { repository_host = \"10.0.0.5\" }\n" + `nodes = [{ name = "pgbackrest-repository", address = "10.0.0.11" }]`, `(?s)Member name reserved with backups.*nodes\[0\]\.name`},
 })
 

@@ -3,9 +3,11 @@ package provider
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -87,6 +89,7 @@ func TestAccPatroniCluster_writeOnlyPassword(t *testing.T) {
 	first, second := "wo-first-Passw0rd-1", "wo-second-Passw0rd-2"
 	nullPassword := []statecheck.StateCheck{statecheck.ExpectKnownValue(woRes, tfjsonpath.New("superuser_password"), knownvalue.Null())}
 	pool := labPool(t, l)
+	restoreVars := config.Variables{}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6,
 		CheckDestroy: func(*terraform.State) error {
@@ -98,7 +101,8 @@ func TestAccPatroniCluster_writeOnlyPassword(t *testing.T) {
 			{
 				Config:            woConfig(l, first, 1),
 				ConfigStateChecks: nullPassword,
-				Check:             resource.ComposeAggregateTestCheckFunc(woLogin(l, first, true), noAttributeHolds(first), checkFirstBackup(t, pool, l, "wo")),
+				Check: resource.ComposeAggregateTestCheckFunc(woLogin(l, first, true), noAttributeHolds(first), checkFirstBackup(t, pool, l, "wo"),
+					markRestorePoint(l, first, restoreVars)),
 			},
 			{ // the same configuration plans nothing
 				Config:   woConfig(l, first, 1),
@@ -115,6 +119,30 @@ func TestAccPatroniCluster_writeOnlyPassword(t *testing.T) {
 			{ // a new value without a new version changes nothing (a plan warning says so)
 				Config:   woConfig(l, "wo-third-Passw0rd-3", 2),
 				PlanOnly: true,
+			},
+			// Restore (#10): a point in time before the stanza's first
+			// backup is refused at plan time, after reading the repository.
+			{
+				Config:          woConfig(l, second, 2) + woRestoredConfig(l),
+				ConfigVariables: config.Variables{"target_time": config.StringVariable("2020-01-01T00:00:00Z")},
+				PlanOnly:        true,
+				ExpectError:     regexp.MustCompile(`Target before the backups`),
+			},
+			// A new cluster from stanza "wo" at the time between the two
+			// rows written after its first backup: the first row only, a
+			// new timeline, its own passwords, and nothing left of the
+			// restore on the repository host or written to the stanza.
+			{
+				Config:          woConfig(l, second, 2) + woRestoredConfig(l),
+				ConfigVariables: restoreVars,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(woRestoredRes, plancheck.ResourceActionCreate)}},
+				Check: checkRestored(t, pool, l),
+			},
+			{ // the restored cluster reads back as configured
+				Config:          woConfig(l, second, 2) + woRestoredConfig(l),
+				ConfigVariables: restoreVars,
+				PlanOnly:        true,
 			},
 		},
 	})
