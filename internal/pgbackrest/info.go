@@ -145,17 +145,23 @@ func (s Stanza) Newest() (Backup, bool) {
 	return Backup{}, false
 }
 
-// Earliest is when the oldest backup without errors started: the earliest
-// point in time a restore can reach (with the WAL archived since), or
-// false without one.
+// Earliest is the earliest point in time a restore can reach (with the
+// WAL archived since), or false without a backup: the whole second after
+// the oldest backup without errors stopped. A backup is consistent only
+// from its stop, and pgBackRest restores for a time target only a backup
+// that stopped before the target's second (restore --type=time).
 func (s Stanza) Earliest() (time.Time, bool) {
 	for _, b := range s.Backups {
 		if !b.Error {
-			return b.StartedAt, true
+			return EarliestAfter(b), true
 		}
 	}
 	return time.Time{}, false
 }
+
+// EarliestAfter is the earliest point in time a restore from backup b can
+// reach: the whole second after it stopped.
+func EarliestAfter(b Backup) time.Time { return b.StoppedAt.Truncate(time.Second).Add(time.Second) }
 
 // InfoCommand is the shell command that prints, on the repository host,
 // `info --output=json` of stanza in the repository at repositoryPath, as

@@ -44,7 +44,7 @@ func TestParseInfo(t *testing.T) {
 	if n, ok := s.Newest(); !ok || n.Label != diff.Label {
 		t.Errorf("newest: %+v", n)
 	}
-	if e, ok := s.Earliest(); !ok || !e.Equal(full.StartedAt) {
+	if e, ok := s.Earliest(); !ok || !e.Equal(full.StoppedAt.Add(time.Second)) {
 		t.Errorf("earliest: %v", e)
 	}
 }

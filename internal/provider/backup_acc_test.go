@@ -37,20 +37,24 @@ func checkRestoreWindow(fullLabel *string) resource.TestCheckFunc {
 		a := func(k string) string { return attrOf(s, accBackupsRes, k) }
 		earliest, err1 := time.Parse(time.RFC3339, a("earliest_restore_time"))
 		latest, err2 := time.Parse(time.RFC3339, a("latest_restore_time"))
-		if err1 != nil || err2 != nil || a("backups.0.label") != *fullLabel || a("backups.0.started_at") != a("earliest_restore_time") ||
-			!latest.After(earliest) || time.Since(latest) > time.Hour || latest.After(time.Now().Add(time.Minute)) {
-			return fmt.Errorf("restore window %s..%s (%v, %v), first backup %s started %s; want it to start with %s and end after it, within the last hour",
-				a("earliest_restore_time"), a("latest_restore_time"), err1, err2, a("backups.0.label"), a("backups.0.started_at"), *fullLabel)
+		if err1 != nil || err2 != nil || a("backups.0.label") != *fullLabel || a("backups.0.stopped_at") != earliest.Add(-time.Second).Format(time.RFC3339) ||
+			latest.Before(earliest.Add(-time.Second)) || time.Since(latest) > time.Hour || latest.After(time.Now().Add(time.Minute)) {
+			return fmt.Errorf("restore window %s..%s (%v, %v), first backup %s stopped %s; want it to start the second after %s stopped and end no earlier than that stop, within the last hour",
+				a("earliest_restore_time"), a("latest_restore_time"), err1, err2, a("backups.0.label"), a("backups.0.stopped_at"), *fullLabel)
 		}
 		return nil
 	}
 }
 
-// stanzaInfo runs pgBackRest's info for cluster name on its repository host
-// (node4) and returns the stanza.
+// stanzaInfo runs pgBackRest's info for stanza name in node4's repository
+// (from the repository alone, so also after the cluster is gone) and
+// returns the stanza.
 func stanzaInfo(ctx context.Context, pool *sshclient.Pool, l *lab.File, name string) (pgbackrest.Stanza, error) {
-	out, err := pool.Run(ctx, l.Hosts[3].Address, fmt.Sprintf(
-		"runuser -u pgbackrest -- pgbackrest --config=%s/pgbackrest.conf --stanza=%s --output=json info", pgbackrest.RepositoryDir(name), name), nil)
+	cmd, err := pgbackrest.InfoCommand(pgbackrest.DefaultRepositoryPath, name)
+	if err != nil {
+		return pgbackrest.Stanza{}, err
+	}
+	out, err := pool.Run(ctx, l.Hosts[3].Address, cmd, nil)
 	if err != nil {
 		return pgbackrest.Stanza{}, fmt.Errorf("pgbackrest info on %s: %v: %s", l.Hosts[3].Name, err, out)
 	}

@@ -110,6 +110,16 @@ type clusterEngine[M any, S clusterSpec[S], O clusterObservation, D driftReport,
 	// from nothing: a create, a resumed create, or the destroy of a create
 	// that did not finish (a Patroni restore acts only then).
 	fromScratch(s S)
+	// prepareDelete readies s for its destroy: a Patroni restore's source
+	// host joins it when it answers, to remove a restore server a failed
+	// create left there (whether the create finished is not known here:
+	// Terraform gives the destroy half of a replacement no private state).
+	prepareDelete(ctx context.Context, c *clients, s S, diags *diag.Diagnostics)
+	// resumeCreate checks a resumed create (completed: the steps done) as
+	// checkCreate does a create, for what is still to come, and returns
+	// the hosts that need a certificate although the tls step is done (a
+	// Patroni restore's source host, while its restore step is not).
+	resumeCreate(ctx context.Context, c *clients, plan *M, s S, completed []string, diags *diag.Diagnostics) []topology.Member
 	// planSecrets marks the secrets that apply sets as unknown and reports
 	// whether it changed any.
 	planSecrets(plan, state, config *M, diags *diag.Diagnostics) bool

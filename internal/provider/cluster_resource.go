@@ -569,8 +569,14 @@ func (r *clusterResource[M, S, O, D, R]) Update(ctx context.Context, req resourc
 	updated := progress.Done
 	if !progress.Done {
 		r.engine.fromScratch(newSpec)
-		if !slices.Contains(progress.Completed, tlsStep) &&
-			!r.issueUpdate(ctx, &plan, &config, newSpec, r.engine.certSubjects(newSpec), &priv, &resp.Diagnostics, resp.Private) {
+		issue := r.engine.resumeCreate(ctx, r.c, &plan, newSpec, progress.Completed, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		if !slices.Contains(progress.Completed, tlsStep) {
+			issue = r.engine.certSubjects(newSpec)
+		}
+		if !r.issueUpdate(ctx, &plan, &config, newSpec, issue, &priv, &resp.Diagnostics, resp.Private) {
 			return
 		}
 		job, jerr := r.job(newSpec, newSpec, nil, *new(R), r.engine.info().create)
@@ -658,9 +664,7 @@ func (r *clusterResource[M, S, O, D, R]) Delete(ctx context.Context, req resourc
 	if resp.Diagnostics.Append(d...); resp.Diagnostics.HasError() {
 		return
 	}
-	if !progress.Done {
-		r.engine.fromScratch(spec) // a restore server it may have left
-	}
+	r.engine.prepareDelete(ctx, r.c, spec, &resp.Diagnostics)
 	lk := r.lock(ctx, "delete", b, spec, spec, true, &resp.Diagnostics)
 	if lk == nil {
 		return

@@ -246,6 +246,14 @@ func (mysqlEngine) checkCreate(context.Context, *clients, *mysqlClusterModel, bo
 // fromScratch: a MySQL create has nothing that acts only then.
 func (mysqlEngine) fromScratch(*mysqlgr.Spec) {}
 
+// prepareDelete: a MySQL destroy reaches only the members.
+func (mysqlEngine) prepareDelete(context.Context, *clients, *mysqlgr.Spec, *diag.Diagnostics) {}
+
+// resumeCreate: nothing to check or certify beyond the tls step.
+func (mysqlEngine) resumeCreate(context.Context, *clients, *mysqlClusterModel, *mysqlgr.Spec, []string, *diag.Diagnostics) []topology.Member {
+	return nil
+}
+
 func (mysqlEngine) checkPlan(plan, state *mysqlClusterModel, diags *diag.Diagnostics) {
 	if m := plan.Management.ValueString(); m != mysqlgr.ModeAuto && !plan.Management.IsUnknown() && m != state.ManagementMode.ValueString() {
 		diags.AddAttributeError(path.Root("management"), "The management mode cannot change",

@@ -74,7 +74,7 @@ func (d *patroniBackupsDataSource) Schema(_ context.Context, _ datasource.Schema
 						MarkdownDescription: "Labels of the backups a `diff` or `incr` builds on; empty for a `full` one."},
 				}}},
 			"earliest_restore_time": schema.StringAttribute{Computed: true,
-				MarkdownDescription: "The earliest point in time a restore can reach: when the oldest backup started (RFC 3339); null without a backup."},
+				MarkdownDescription: "The earliest point in time a restore can reach (RFC 3339): the whole second after the oldest valid backup stopped (a backup is consistent only from its stop, and pgBackRest restores for a time target only a backup that stopped before it); null without a backup."},
 			"latest_restore_time": schema.StringAttribute{Computed: true,
 				MarkdownDescription: "The latest point in time a restore can reach: when the newest archived WAL segment reached the repository (its file's modification time on the repository host, RFC 3339); " +
 					"null without a backup. Commits after it are in WAL not archived yet."},

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -224,8 +225,9 @@ func checkRestorePlan(plan, state *patroniClusterModel, diags *diag.Diagnostics)
 }
 
 // restoreWindow is what a stanza can be restored to, read on its
-// repository host: the stop of its oldest valid backup and the time of its
-// newest archived WAL (or of the newest backup's stop).
+// repository host: from Stanza.Earliest (just after its oldest valid
+// backup stopped) to the time of its newest archived WAL (or of the newest
+// backup's stop).
 type restoreWindow struct {
 	Stanza           pgbackrest.Stanza
 	Earliest, Latest time.Time
@@ -254,12 +256,7 @@ func readRestoreWindow(ctx context.Context, c *clients, host, repo, stanza strin
 		st = pgbackrest.Stanza{Name: stanza, StatusCode: pgbackrest.StatusMissingStanzaPath, StatusMessage: "not listed by pgbackrest info"}
 	}
 	w.Stanza = st
-	for _, b := range st.Backups {
-		if !b.Error {
-			w.Earliest = b.StoppedAt
-			break
-		}
-	}
+	w.Earliest, _ = st.Earliest()
 	if newest, ok := st.Newest(); ok {
 		w.Latest = newest.StoppedAt
 		if cmd, err := pgbackrest.WALTimeCommand(repo, st); err == nil {
@@ -302,7 +299,7 @@ func checkRestoreTarget(r *pgcluster.Restore, w restoreWindow, diags *diag.Diagn
 				fmt.Sprintf("%s holds no valid backup %s; it holds %s.", where, r.BackupLabel, strings.Join(labels, ", ")))
 			return
 		}
-		earliest = found.StoppedAt
+		earliest = pgbackrest.EarliestAfter(*found)
 	}
 	if r.TargetTime == "" {
 		return
@@ -312,10 +309,10 @@ func checkRestoreTarget(r *pgcluster.Restore, w restoreWindow, diags *diag.Diagn
 		return // the attribute's validator says so
 	}
 	switch {
-	case t.Before(earliest):
+	case t.Truncate(time.Second).Before(earliest):
 		diags.AddAttributeError(rp.AtName("target_time"), "Target before the backups",
-			fmt.Sprintf("restore.target_time %s is before %s (the stop of %s), so no backup of %s can reach it. The earliest restorable time is %s.",
-				r.TargetTime, earliest.Format(time.RFC3339), map[bool]string{true: "backup " + r.BackupLabel, false: "the oldest backup"}[r.BackupLabel != ""], where, earliest.Format(time.RFC3339)))
+			fmt.Sprintf("restore.target_time %s is not after %s (the stop of %s), so no backup of %s can reach it. The earliest restorable time is %s.",
+				r.TargetTime, earliest.Add(-time.Second).Format(time.RFC3339), map[bool]string{true: "backup " + r.BackupLabel, false: "the oldest backup"}[r.BackupLabel != ""], where, earliest.Format(time.RFC3339)))
 	case t.After(w.Latest):
 		diags.AddAttributeError(rp.AtName("target_time"), "Target after the archived WAL",
 			fmt.Sprintf("restore.target_time %s is after the newest WAL archived in %s (%s), so recovery would end before it. The latest restorable time is %s for now; "+
@@ -347,6 +344,38 @@ func (patroniEngine) checkCreate(ctx context.Context, c *clients, plan *patroniC
 		return
 	}
 	checkRestoreTarget(r, w, diags)
+}
+
+// resumeCreate re-checks the restore of a resumed create that has not
+// restored yet (its bootstrap step is still to come), and asks a
+// certificate for the source host while the restore step is not done.
+func (e patroniEngine) resumeCreate(ctx context.Context, c *clients, plan *patroniClusterModel, s *pgcluster.Spec, completed []string, diags *diag.Diagnostics) []topology.Member {
+	if s.Restore == nil || slices.Contains(completed, pgcluster.StepBootstrap) {
+		return nil
+	}
+	e.checkCreate(ctx, c, plan, true, diags)
+	if slices.Contains(completed, pgcluster.StepRestore) {
+		return nil
+	}
+	return restoreSources(s)
+}
+
+// prepareDelete adds the restore's source host to a destroy when it
+// answers: the teardown removes a restore server a failed create left
+// there (fenced by its marker); one that does not answer is a warning.
+func (patroniEngine) prepareDelete(ctx context.Context, c *clients, s *pgcluster.Spec, diags *diag.Diagnostics) {
+	if s.Restore == nil || c == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if out, err := c.pool.Run(rctx, s.Restore.RepositoryHost, "true", nil); err != nil {
+		diags.AddWarning("Restore source not checked",
+			fmt.Sprintf("The restore's source repository host %s did not answer (%v %s), so a restore server that a failed create of %s may have left there (%s.service) was not looked for. Nothing else of this cluster is on that host.",
+				s.Restore.RepositoryHost, err, strings.TrimSpace(string(out)), s.Name, pgbackrest.RestoreUnit(s.Name)))
+		return
+	}
+	s.Restore.Run = true
 }
 
 // fromScratch marks s as the spec of a run that builds the cluster from

@@ -23,14 +23,16 @@ func TestCheckRestoreTarget(t *testing.T) {
 			{Label: "20261121-010000F", Type: "full", StoppedAt: at("2026-11-21T01:05:00Z")},
 			{Label: "20261121-010000F_20261122-010000D", Type: "diff", StoppedAt: at("2026-11-22T01:02:00Z")},
 		}},
-		Earliest: at("2026-11-21T01:05:00Z"), Latest: at("2026-11-22T12:00:00Z"),
+		Earliest: at("2026-11-21T01:05:01Z"), Latest: at("2026-11-22T12:00:00Z"),
 	}
 	for _, c := range []struct {
 		name, target, label, want string
 	}{
 		{"latest", "", "", ""},
 		{"in the window", "2026-11-21T18:00:00+07:00", "", ""},
-		{"before the oldest valid backup", "2026-11-21T01:00:00Z", "", "restore.target_time 2026-11-21T01:00:00Z is before 2026-11-21T01:05:00Z (the stop of the oldest backup)"},
+		{"before the oldest valid backup", "2026-11-21T01:00:00Z", "", "restore.target_time 2026-11-21T01:00:00Z is not after 2026-11-21T01:05:00Z (the stop of the oldest backup)"},
+		{"in the oldest backup's stop second", "2026-11-21T01:05:00.5Z", "", "The earliest restorable time is 2026-11-21T01:05:01Z"},
+		{"the second after it", "2026-11-21T01:05:01Z", "", ""},
 		{"after the archive", "2026-11-22T12:00:01Z", "", "after the newest WAL archived in stanza orders in /var/lib/pgbackrest on 10.0.0.5 (2026-11-22T12:00:00Z)"},
 		{"a label alone", "", "20261121-010000F_20261122-010000D", ""},
 		{"before the labelled backup's stop", "2026-11-21T12:00:00Z", "20261121-010000F_20261122-010000D", "(the stop of backup 20261121-010000F_20261122-010000D)"},

@@ -65,28 +65,64 @@ func markRestorePoint(l *lab.File, pw string, vars config.Variables) resource.Te
 		}
 		target := time.Now().UTC().Truncate(time.Second).Add(time.Second)
 		time.Sleep(time.Until(target.Add(700 * time.Millisecond)))
-		var segment string
 		if _, err := c.Exec(ctx, "insert into restore_mark values ('after')"); err != nil {
 			return err
 		}
-		if err := c.QueryRow(ctx, "select pg_walfile_name(pg_switch_wal())").Scan(&segment); err != nil {
+		vars["target_time"] = config.StringVariable(target.Format(time.RFC3339))
+		return switchAndArchive(ctx, c)
+	}
+}
+
+// switchAndArchive writes a checkpoint record (WAL, not a commit, so a
+// switch always has a segment to close), switches the WAL of the cluster
+// c is connected to and waits until the segment switched from has been
+// archived.
+func switchAndArchive(ctx context.Context, c *pgx.Conn) error {
+	var segment string
+	if _, err := c.Exec(ctx, "checkpoint"); err != nil {
+		return err
+	}
+	if err := c.QueryRow(ctx, "select pg_walfile_name(pg_switch_wal())").Scan(&segment); err != nil {
+		return err
+	}
+	for {
+		var last string
+		if err := c.QueryRow(ctx, "select coalesce(last_archived_wal, '') from pg_stat_archiver").Scan(&last); err != nil {
 			return err
 		}
-		for {
-			var last string
-			if err := c.QueryRow(ctx, "select coalesce(last_archived_wal, '') from pg_stat_archiver").Scan(&last); err != nil {
-				return err
-			}
-			if last >= segment {
-				break
-			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("WAL segment %s not archived (last archived %q)", segment, last)
-			}
-			time.Sleep(500 * time.Millisecond)
+		if last >= segment {
+			return nil
 		}
-		vars["target_time"] = config.StringVariable(target.Format(time.RFC3339))
-		return nil
+		if ctx.Err() != nil {
+			return fmt.Errorf("WAL segment %s not archived (last archived %q)", segment, last)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// quietPoint puts in vars' target_time a second after which cluster "wo"
+// (superuser password pw) commits nothing, and archives the WAL past it,
+// so the time is in the stanza's window but no recovery can reach it.
+func quietPoint(t *testing.T, l *lab.File, pw string, vars config.Variables) func() {
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		c, err := connectAt(ctx, l.Hosts[2].Address, 5445, "postgres", pw, "postgres")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		if err := switchAndArchive(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		quiet := time.Now().UTC().Truncate(time.Second).Add(time.Second)
+		time.Sleep(time.Until(quiet.Add(1300 * time.Millisecond)))
+		// WAL without a commit (switchAndArchive's checkpoint record),
+		// archived after that second.
+		if err := switchAndArchive(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		vars["target_time"] = config.StringVariable(quiet.Format(time.RFC3339))
 	}
 }
 
@@ -130,5 +166,85 @@ func checkRestored(t *testing.T, pool *sshclient.Pool, l *lab.File) resource.Tes
 			return fmt.Errorf("%s after the restore: %q (%v); want the member's restore configuration gone", l.Hosts[2].Name, out, err)
 		}
 		return nil
+	}
+}
+
+// woRebuiltConfig is cluster "wo" made again after its destroy, from its
+// own stanza to the end of the archive, backing up into that stanza again:
+// the recovery of a lost cluster under its own name.
+func woRebuiltConfig(l *lab.File) string {
+	return fmt.Sprintf(`
+resource "erawan_patroni_cluster" "wo" {
+  name                = "wo"
+  postgres_version    = 17
+  nodes               = [{ name = "wo1", address = %q }]
+  postgres_port       = 5445
+  patroni_port        = 8021
+  etcd_client_port    = 2395
+  etcd_peer_port      = 2396
+  allowed_cidrs       = [%q]
+  deletion_protection = false
+  restore = {
+    repository_host = %q
+    stanza          = "wo"
+  }
+  backup = {
+    repository_host = %q
+    server_port     = 8433
+  }
+}
+`, l.Hosts[2].Address, labCIDR(l), l.Hosts[3].Address, l.Hosts[3].Address)
+}
+
+// checkRebuilt asserts cluster "wo" rebuilt from its own stanza: both rows
+// (recovered to the end of the archive, past the destroy's last WAL), a
+// new timeline, and the stanza ok with the backups it had (no new full
+// backup) and WAL of the new timeline archived into it.
+func checkRebuilt(t *testing.T, pool *sshclient.Pool, l *lab.File, backups *int) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		c, err := connectAt(ctx, l.Hosts[2].Address, 5445, "postgres", attrOf(s, woRes, "superuser_password"), "postgres")
+		if err != nil {
+			return fmt.Errorf("the rebuilt cluster's own superuser password: %v", err)
+		}
+		defer c.Close(ctx)
+		var rows []string
+		r, err := c.Query(ctx, "select v from restore_mark order by v desc")
+		if err == nil {
+			rows, err = pgx.CollectRows(r, pgx.RowTo[string])
+		}
+		var timeline int
+		if err == nil {
+			err = c.QueryRow(ctx, "select timeline_id from pg_control_checkpoint()").Scan(&timeline)
+		}
+		if err != nil || strings.Join(rows, ",") != "before,after" || timeline < 2 {
+			return fmt.Errorf("rebuilt rows %v, timeline %d (%v); want both rows on a new timeline", rows, timeline, err)
+		}
+		var segment string
+		if err := c.QueryRow(ctx, "select pg_walfile_name(pg_switch_wal())").Scan(&segment); err != nil {
+			return err
+		}
+		st, err := stanzaInfo(ctx, pool, l, "wo")
+		for err == nil && st.WALMax < segment && ctx.Err() == nil {
+			time.Sleep(time.Second)
+			st, err = stanzaInfo(ctx, pool, l, "wo")
+		}
+		if err != nil || st.StatusCode != pgbackrest.StatusOK || len(st.Backups) != *backups || !strings.HasPrefix(st.WALMax, fmt.Sprintf("%08X", timeline)) {
+			return fmt.Errorf("stanza wo after the rebuild: %+v (%v); want ok with its %d backups and WAL up to %s of timeline %d", st, err, *backups, segment, timeline)
+		}
+		t.Logf("restore: wo rebuilt from its own stanza on timeline %d, archiving %s into it", timeline, st.WALMax)
+		return nil
+	}
+}
+
+// countBackups puts the number of stanza name's backups in n.
+func countBackups(pool *sshclient.Pool, l *lab.File, name string, n *int) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		st, err := stanzaInfo(ctx, pool, l, name)
+		*n = len(st.Backups)
+		return err
 	}
 }

@@ -89,7 +89,8 @@ func TestAccPatroniCluster_writeOnlyPassword(t *testing.T) {
 	first, second := "wo-first-Passw0rd-1", "wo-second-Passw0rd-2"
 	nullPassword := []statecheck.StateCheck{statecheck.ExpectKnownValue(woRes, tfjsonpath.New("superuser_password"), knownvalue.Null())}
 	pool := labPool(t, l)
-	restoreVars := config.Variables{}
+	restoreVars, lateVars := config.Variables{}, config.Variables{}
+	var woBackups int
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6,
 		CheckDestroy: func(*terraform.State) error {
@@ -128,21 +129,47 @@ func TestAccPatroniCluster_writeOnlyPassword(t *testing.T) {
 				PlanOnly:        true,
 				ExpectError:     regexp.MustCompile(`Target before the backups`),
 			},
+			// A time in the window after which nothing committed: the
+			// recovery cannot reach it, and apply fails with PostgreSQL's
+			// reason from Patroni's log (the resource is tainted).
+			{
+				PreConfig:       quietPoint(t, l, second, lateVars),
+				Config:          woConfig(l, second, 2) + woRestoredConfig(l),
+				ConfigVariables: lateVars,
+				ExpectError:     regexp.MustCompile(`(?s)did not finish.*recovery ended before configured recovery target was reached`),
+			},
 			// A new cluster from stanza "wo" at the time between the two
-			// rows written after its first backup: the first row only, a
-			// new timeline, its own passwords, and nothing left of the
-			// restore on the repository host or written to the stanza.
+			// rows written after its first backup (replacing the failed
+			// one, whose restore server the destroy removes): the first row
+			// only, a new timeline, its own passwords, and nothing left of
+			// the restore on the repository host or written to the stanza.
 			{
 				Config:          woConfig(l, second, 2) + woRestoredConfig(l),
 				ConfigVariables: restoreVars,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(woRestoredRes, plancheck.ResourceActionCreate)}},
+					plancheck.ExpectResourceAction(woRestoredRes, plancheck.ResourceActionDestroyBeforeCreate)}},
 				Check: checkRestored(t, pool, l),
 			},
 			{ // the restored cluster reads back as configured
 				Config:          woConfig(l, second, 2) + woRestoredConfig(l),
 				ConfigVariables: restoreVars,
 				PlanOnly:        true,
+			},
+			// "wo" lost: destroyed, its repository kept ...
+			{
+				Config:          labProviderHCL(l) + woRestoredConfig(l),
+				ConfigVariables: restoreVars,
+				Check: resource.ComposeAggregateTestCheckFunc(countBackups(pool, l, "wo", &woBackups), func(*terraform.State) error {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+					defer cancel()
+					return checkRepositoryKept(ctx, pool, l, "wo")
+				}),
+			},
+			// ... and made again under its name from its own stanza.
+			{
+				Config:          labProviderHCL(l) + woRestoredConfig(l) + woRebuiltConfig(l),
+				ConfigVariables: restoreVars,
+				Check:           checkRebuilt(t, pool, l, &woBackups),
 			},
 		},
 	})
