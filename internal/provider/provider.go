@@ -255,7 +255,7 @@ func (p *erawanProvider) Configure(ctx context.Context, req provider.ConfigureRe
 }
 
 func (p *erawanProvider) Resources(_ context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewPatroniClusterResource, NewMySQLClusterResource, NewHAProxyTenantResource}
+	return []func() resource.Resource{NewPatroniClusterResource, NewMySQLClusterResource, NewHAProxyTenantResource, NewPatroniBackupResource}
 }
 
 func (p *erawanProvider) DataSources(_ context.Context) []func() datasource.DataSource {

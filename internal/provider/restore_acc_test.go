@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -246,5 +247,107 @@ func countBackups(pool *sshclient.Pool, l *lab.File, name string, n *int) resour
 		st, err := stanzaInfo(ctx, pool, l, name)
 		*n = len(st.Backups)
 		return err
+	}
+}
+
+// woBackupsConfig adds two on-demand backups of cluster "wo": a
+// differential one that is expired when destroyed, and an incremental one
+// on top of it.
+func woBackupsConfig(l *lab.File) string {
+	return fmt.Sprintf(`
+resource "erawan_patroni_backup" "diff" {
+  cluster_id        = erawan_patroni_cluster.wo.id
+  nodes             = erawan_patroni_cluster.wo.nodes
+  repository_host   = %[1]q
+  type              = "diff"
+  expire_on_destroy = true
+}
+
+resource "erawan_patroni_backup" "incr" {
+  cluster_id      = erawan_patroni_cluster.wo.id
+  repository_host = %[1]q
+  type            = "incr"
+  depends_on      = [erawan_patroni_backup.diff]
+}
+`, l.Hosts[3].Address)
+}
+
+var (
+	diffLabelRE = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}F_[0-9]{8}-[0-9]{6}D$`)
+	incrLabelRE = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}F_[0-9]{8}-[0-9]{6}I$`)
+)
+
+// checkOnDemandBackups asserts the two backups in state as pgBackRest lists
+// them in stanza "wo" (the incremental one on top of the differential
+// one), and keeps their labels.
+func checkOnDemandBackups(t *testing.T, pool *sshclient.Pool, l *lab.File, labels map[string]string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		st, err := stanzaInfo(ctx, pool, l, "wo")
+		if err != nil {
+			return err
+		}
+		for name, re := range map[string]*regexp.Regexp{"diff": diffLabelRE, "incr": incrLabelRE} {
+			res := "erawan_patroni_backup." + name
+			a := func(k string) string { return attrOf(s, res, k) }
+			b, ok := st.Backup(a("label"))
+			if !ok || !re.MatchString(a("label")) || a("type") != name || a("expired") != "false" || a("started_at") != b.StartedAt.Format(time.RFC3339) ||
+				a("size_bytes") != fmt.Sprint(b.SizeBytes) || a("size_bytes") == "0" || a("wal_start") != b.WALStart || a("wal_stop") == "" ||
+				a("id") != a("cluster_id")+"/"+a("label") {
+				return fmt.Errorf("%s: state %v; pgBackRest lists %+v (found %v)", res, s.RootModule().Resources[res].Primary.Attributes, b, ok)
+			}
+			labels[name] = a("label")
+		}
+		if deps := st.Dependents(labels["diff"]); len(deps) != 1 || deps[0] != labels["incr"] {
+			return fmt.Errorf("backups on top of %s: %v; want the incremental one %s", labels["diff"], deps, labels["incr"])
+		}
+		t.Logf("backup: on demand %s and %s", labels["diff"], labels["incr"])
+		return nil
+	}
+}
+
+// expireByHand expires backup labels[name] of stanza "wo" on node4, as
+// retention or an operator would.
+func expireByHand(t *testing.T, pool *sshclient.Pool, l *lab.File, labels map[string]string, name string) func() {
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd, err := pgbackrest.ExpireCommand("wo", labels[name])
+		if err == nil {
+			var out []byte
+			out, err = pool.Run(ctx, l.Hosts[3].Address, cmd, nil)
+			if err != nil {
+				err = fmt.Errorf("%v: %s", err, out)
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// checkBackupGone asserts that stanza "wo" no longer lists labels[name].
+func checkBackupGone(pool *sshclient.Pool, l *lab.File, labels map[string]string, name string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		st, err := stanzaInfo(ctx, pool, l, "wo")
+		if _, ok := st.Backup(labels[name]); err != nil || ok {
+			return fmt.Errorf("stanza wo still lists backup %s (%v)", labels[name], err)
+		}
+		return nil
+	}
+}
+
+// checkExpired asserts that backup resource name kept labels[name] in
+// state and says it expired.
+func checkExpired(labels map[string]string, name string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		res := "erawan_patroni_backup." + name
+		if attrOf(s, res, "expired") != "true" || attrOf(s, res, "label") != labels[name] {
+			return fmt.Errorf("%s: expired %q, label %q; want true and %s", res, attrOf(s, res, "expired"), attrOf(s, res, "label"), labels[name])
+		}
+		return nil
 	}
 }

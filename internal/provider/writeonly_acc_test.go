@@ -91,6 +91,7 @@ func TestAccPatroniCluster_writeOnlyPassword(t *testing.T) {
 	pool := labPool(t, l)
 	restoreVars, lateVars := config.Variables{}, config.Variables{}
 	var woBackups int
+	labels := map[string]string{}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6,
 		CheckDestroy: func(*terraform.State) error {
@@ -154,6 +155,27 @@ func TestAccPatroniCluster_writeOnlyPassword(t *testing.T) {
 				Config:          woConfig(l, second, 2) + woRestoredConfig(l),
 				ConfigVariables: restoreVars,
 				PlanOnly:        true,
+			},
+			// On-demand backups (#10): a differential one, then an
+			// incremental one on top of it.
+			{
+				Config:          woConfig(l, second, 2) + woRestoredConfig(l) + woBackupsConfig(l),
+				ConfigVariables: restoreVars,
+				Check:           checkOnDemandBackups(t, pool, l, labels),
+			},
+			// The incremental one expired by hand: kept in state as
+			// expired, and not taken again (the plan after is empty).
+			{
+				PreConfig:       expireByHand(t, pool, l, labels, "incr"),
+				Config:          woConfig(l, second, 2) + woRestoredConfig(l) + woBackupsConfig(l),
+				ConfigVariables: restoreVars,
+				Check:           checkExpired(labels, "incr"),
+			},
+			// Destroyed: the differential one (expire_on_destroy) expires.
+			{
+				Config:          woConfig(l, second, 2) + woRestoredConfig(l),
+				ConfigVariables: restoreVars,
+				Check:           checkBackupGone(pool, l, labels, "diff"),
 			},
 			// "wo" lost: destroyed, its repository kept ...
 			{
