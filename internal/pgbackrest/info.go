@@ -227,7 +227,9 @@ const probeSeparator = "--- erawan pgbackrest info ---"
 // ProbeCommand is the shell command (run as root on the repository host)
 // that prints the state of cluster's repository server and of the timer of
 // each type in scheduled (full, diff, incr), one `systemctl is-active`
-// line each, then InfoCommand's output. Errors: as InfoCommand's.
+// line each, then the result of each type's last scheduled run (systemd's
+// Result of its service: success until one fails), then InfoCommand's
+// output. Errors: as InfoCommand's.
 func ProbeCommand(cluster, repositoryPath string, scheduled []string) (string, error) {
 	info, err := InfoCommand(repositoryPath, cluster)
 	if err != nil {
@@ -241,22 +243,32 @@ func ProbeCommand(cluster, repositoryPath string, scheduled []string) (string, e
 	for _, u := range units {
 		fmt.Fprintf(&b, "systemctl is-active %s || true\n", u)
 	}
+	for _, t := range scheduled {
+		fmt.Fprintf(&b, "r=$(systemctl show -p Result --value %s-%s.service 2>/dev/null); echo \"${r:-unknown}\"\n", RepositoryUnit(cluster), t)
+	}
 	fmt.Fprintf(&b, "echo '%s'\n%s\n", probeSeparator, info)
 	return b.String(), nil
 }
 
 // ProbeFindings reads ProbeCommand's output for cluster on host and says,
-// one sentence each, what is not as the playbooks leave it: the server or
-// a timer not active, the stanza not ok (missing, or without a valid
-// backup). Errors: output that is not ProbeCommand's.
-func ProbeFindings(out []byte, cluster, host string, scheduled []string) ([]string, error) {
+// one sentence each, what is not as the playbooks leave it (drift): the
+// server or a timer not active, the stanza not ok (missing, or without a
+// valid backup); and, as failed, the scheduled types whose last run
+// failed (a warning: the next run may succeed). Errors: output that is not
+// ProbeCommand's.
+func ProbeFindings(out []byte, cluster, host string, scheduled []string) (drift, failed []string, err error) {
 	states, info, ok := strings.Cut(string(out), probeSeparator+"\n")
 	if !ok {
-		return nil, fmt.Errorf("no %q in the probe's output: %q", probeSeparator, out)
+		return nil, nil, fmt.Errorf("no %q in the probe's output: %q", probeSeparator, out)
 	}
 	lines := strings.Fields(states)
-	if len(lines) != 1+len(scheduled) {
-		return nil, fmt.Errorf("want %d unit states, got %q", 1+len(scheduled), states)
+	if len(lines) != 1+2*len(scheduled) {
+		return nil, nil, fmt.Errorf("want %d unit states and results, got %q", 1+2*len(scheduled), states)
+	}
+	for i, t := range scheduled {
+		if r := lines[1+len(scheduled)+i]; r != "success" {
+			failed = append(failed, fmt.Sprintf("the last scheduled %s backup on %s failed (%s-%s.service: %s); see journalctl -u %s-%s.service there", t, host, RepositoryUnit(cluster), t, r, RepositoryUnit(cluster), t))
+		}
 	}
 	var out2 []string
 	if lines[0] != "active" {
@@ -269,7 +281,7 @@ func ProbeFindings(out []byte, cluster, host string, scheduled []string) ([]stri
 	}
 	stanzas, err := ParseInfo([]byte(info))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s, found := Find(stanzas, cluster)
 	switch {
@@ -278,5 +290,5 @@ func ProbeFindings(out []byte, cluster, host string, scheduled []string) ([]stri
 	case s.StatusCode != StatusOK:
 		out2 = append(out2, fmt.Sprintf("stanza %s on %s: %s (pgBackRest status %d)", cluster, host, s.StatusMessage, s.StatusCode))
 	}
-	return out2, nil
+	return out2, failed, nil
 }

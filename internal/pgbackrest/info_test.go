@@ -1,6 +1,7 @@
 package pgbackrest
 
 import (
+	"bytes"
 	"os"
 	"slices"
 	"strings"
@@ -118,7 +119,8 @@ func TestInfoCommands(t *testing.T) {
 // and nothing for a repository host as the playbooks leave it.
 func TestProbeFindings(t *testing.T) {
 	cmd, err := ProbeCommand("acc", "/var/lib/pgbackrest", []string{"diff"})
-	want := "systemctl is-active erawan-pgbackrest-repository.acc.service || true\nsystemctl is-active erawan-pgbackrest-repository.acc-diff.timer || true\necho '" + probeSeparator + "'\n"
+	want := "systemctl is-active erawan-pgbackrest-repository.acc.service || true\nsystemctl is-active erawan-pgbackrest-repository.acc-diff.timer || true\n" +
+		"r=$(systemctl show -p Result --value erawan-pgbackrest-repository.acc-diff.service 2>/dev/null); echo \"${r:-unknown}\"\necho '" + probeSeparator + "'\n"
 	if err != nil || !strings.HasPrefix(cmd, want) || !strings.Contains(cmd, "--stanza=acc --output=json info") {
 		t.Fatalf("%q %v", cmd, err)
 	}
@@ -127,21 +129,26 @@ func TestProbeFindings(t *testing.T) {
 		t.Fatal(err)
 	}
 	probe := func(server, timer string, info []byte) []byte {
-		return append([]byte(server+"\n"+timer+"\n"+probeSeparator+"\n"), info...)
+		return append([]byte(server+"\n"+timer+"\nsuccess\n"+probeSeparator+"\n"), info...)
 	}
-	if f, err := ProbeFindings(probe("active", "active", js), "acc", "10.0.0.5", []string{"diff"}); err != nil || len(f) != 0 {
-		t.Errorf("healthy: %v %v", f, err)
+	if f, failed, err := ProbeFindings(probe("active", "active", js), "acc", "10.0.0.5", []string{"diff"}); err != nil || len(f) != 0 || len(failed) != 0 {
+		t.Errorf("healthy: %v %v %v", f, failed, err)
 	}
-	f, err := ProbeFindings(probe("inactive", "failed", js), "acc", "10.0.0.5", []string{"diff"})
+	lastFailed := bytes.Replace(probe("active", "active", js), []byte("success"), []byte("exit-code"), 1)
+	if f, failed, err := ProbeFindings(lastFailed, "acc", "10.0.0.5", []string{"diff"}); err != nil || len(f) != 0 || len(failed) != 1 ||
+		!strings.Contains(failed[0], "the last scheduled diff backup on 10.0.0.5 failed (erawan-pgbackrest-repository.acc-diff.service: exit-code)") {
+		t.Errorf("last run failed: %v %q %v", f, failed, err)
+	}
+	f, _, err := ProbeFindings(probe("inactive", "failed", js), "acc", "10.0.0.5", []string{"diff"})
 	if err != nil || len(f) != 2 || !strings.Contains(f[0], "erawan-pgbackrest-repository.acc.service) is inactive") || !strings.Contains(f[1], "scheduled diff backups") {
 		t.Errorf("stopped: %q %v", f, err)
 	}
 	missing := []byte(`[{"name":"acc","status":{"code":1,"message":"missing stanza path"},"backup":[],"archive":[]}]`)
-	if f, err := ProbeFindings(probe("active", "active", missing), "acc", "10.0.0.5", []string{"diff"}); err != nil || len(f) != 1 || !strings.Contains(f[0], "missing stanza path") {
+	if f, _, err := ProbeFindings(probe("active", "active", missing), "acc", "10.0.0.5", []string{"diff"}); err != nil || len(f) != 1 || !strings.Contains(f[0], "missing stanza path") {
 		t.Errorf("missing stanza: %q %v", f, err)
 	}
 	for _, bad := range [][]byte{[]byte("active\n"), probe("active", "", js), probe("active", "active", []byte("ERROR"))} {
-		if _, err := ProbeFindings(bad, "acc", "10.0.0.5", []string{"diff"}); err == nil {
+		if _, _, err := ProbeFindings(bad, "acc", "10.0.0.5", []string{"diff"}); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
 	}

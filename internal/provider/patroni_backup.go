@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -293,10 +294,14 @@ func backupDrift(ctx context.Context, c *clients, s *pgcluster.Spec, diags *diag
 			fmt.Sprintf("The backups of %s on %s could not be read: %v. The plan goes on; the repository host's pgBackRest server, timers and stanza were not checked.", s.Name, host, err))
 		return nil
 	}
-	findings, err := pgbackrest.ProbeFindings(out, s.Name, host, scheduled)
+	findings, failed, err := pgbackrest.ProbeFindings(out, s.Name, host, scheduled)
 	if err != nil {
 		diags.AddWarning(fmt.Sprintf("Repository host %s not checked", host), err.Error())
 		return nil
+	}
+	if len(failed) > 0 {
+		diags.AddWarning(fmt.Sprintf("Scheduled backups of %s failed", s.Name), strings.Join(failed, "\n")+
+			"\n\nThe timers stay as they are and run again on schedule; a plan does not repair a failed run.")
 	}
 	return findings
 }

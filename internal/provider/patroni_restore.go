@@ -199,6 +199,11 @@ func (restoreConfigValidator) ValidateResource(ctx context.Context, req resource
 			}
 		}
 	}
+	if r := knownObject[restoreModel](ctx, m.Restore, &resp.Diagnostics); r != nil && !r.Stanza.IsUnknown() && !m.Name.IsUnknown() && r.Stanza.ValueString() == m.Name.ValueString() {
+		resp.Diagnostics.AddAttributeError(path.Root("restore").AtName("stanza"), "Restore under the source's name",
+			fmt.Sprintf("restore.stanza %q is this cluster's own name. A cluster restored under its source's name would share its stanza (its backups would archive into the source's) "+
+				"and its names on the hosts; give the restored cluster another name. The source's backups stay where they are.", r.Stanza.ValueString()))
+	}
 	if m.Nodes.IsUnknown() {
 		return
 	}

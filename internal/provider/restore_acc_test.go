@@ -170,15 +170,15 @@ func checkRestored(t *testing.T, pool *sshclient.Pool, l *lab.File) resource.Tes
 	}
 }
 
-// woRebuiltConfig is cluster "wo" made again after its destroy, from its
-// own stanza to the end of the archive, backing up into that stanza again:
-// the recovery of a lost cluster under its own name.
-func woRebuiltConfig(l *lab.File) string {
+// woAgainConfig is cluster "wo_again", made on "wo"'s host and ports
+// after "wo" was destroyed, from stanza "wo" to the end of its archive,
+// with backups of its own (stanza "wo_again") in the same repository.
+func woAgainConfig(l *lab.File) string {
 	return fmt.Sprintf(`
-resource "erawan_patroni_cluster" "wo" {
-  name                = "wo"
+resource "erawan_patroni_cluster" "wo_again" {
+  name                = "wo_again"
   postgres_version    = 17
-  nodes               = [{ name = "wo1", address = %q }]
+  nodes               = [{ name = "woa1", address = %q }]
   postgres_port       = 5445
   patroni_port        = 8021
   etcd_client_port    = 2395
@@ -197,17 +197,18 @@ resource "erawan_patroni_cluster" "wo" {
 `, l.Hosts[2].Address, labCIDR(l), l.Hosts[3].Address, l.Hosts[3].Address)
 }
 
-// checkRebuilt asserts cluster "wo" rebuilt from its own stanza: both rows
-// (recovered to the end of the archive, past the destroy's last WAL), a
-// new timeline, and the stanza ok with the backups it had (no new full
-// backup) and WAL of the new timeline archived into it.
-func checkRebuilt(t *testing.T, pool *sshclient.Pool, l *lab.File, backups *int) resource.TestCheckFunc {
+// checkRestoredAfterLoss asserts cluster "wo_again", restored from the
+// stanza of the destroyed "wo" without a target: both rows (the end of the
+// archive, past the destroy's last WAL) on a new timeline; its own stanza
+// ok with a full backup and its WAL; and stanza "wo" as the destroy left
+// it (before: its backups and newest WAL then), nothing archived into it.
+func checkRestoredAfterLoss(t *testing.T, pool *sshclient.Pool, l *lab.File, before *pgbackrest.Stanza) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		c, err := connectAt(ctx, l.Hosts[2].Address, 5445, "postgres", attrOf(s, woRes, "superuser_password"), "postgres")
+		c, err := connectAt(ctx, l.Hosts[2].Address, 5445, "postgres", attrOf(s, "erawan_patroni_cluster.wo_again", "superuser_password"), "postgres")
 		if err != nil {
-			return fmt.Errorf("the rebuilt cluster's own superuser password: %v", err)
+			return fmt.Errorf("the restored cluster's own superuser password: %v", err)
 		}
 		defer c.Close(ctx)
 		var rows []string
@@ -220,32 +221,32 @@ func checkRebuilt(t *testing.T, pool *sshclient.Pool, l *lab.File, backups *int)
 			err = c.QueryRow(ctx, "select timeline_id from pg_control_checkpoint()").Scan(&timeline)
 		}
 		if err != nil || strings.Join(rows, ",") != "before,after" || timeline < 2 {
-			return fmt.Errorf("rebuilt rows %v, timeline %d (%v); want both rows on a new timeline", rows, timeline, err)
+			return fmt.Errorf("rows %v, timeline %d (%v); want both rows on a new timeline", rows, timeline, err)
 		}
-		var segment string
-		if err := c.QueryRow(ctx, "select pg_walfile_name(pg_switch_wal())").Scan(&segment); err != nil {
+		if err := switchAndArchive(ctx, c); err != nil {
 			return err
 		}
-		st, err := stanzaInfo(ctx, pool, l, "wo")
-		for err == nil && st.WALMax < segment && ctx.Err() == nil {
-			time.Sleep(time.Second)
-			st, err = stanzaInfo(ctx, pool, l, "wo")
+		own, err := stanzaInfo(ctx, pool, l, "wo_again")
+		if err != nil || own.StatusCode != pgbackrest.StatusOK || len(own.Backups) != 1 || own.Backups[0].Type != "full" || !strings.HasPrefix(own.WALMax, fmt.Sprintf("%08X", timeline)) {
+			return fmt.Errorf("stanza wo_again: %+v (%v); want ok with one full backup and WAL of timeline %d", own, err, timeline)
 		}
-		if err != nil || st.StatusCode != pgbackrest.StatusOK || len(st.Backups) != *backups || !strings.HasPrefix(st.WALMax, fmt.Sprintf("%08X", timeline)) {
-			return fmt.Errorf("stanza wo after the rebuild: %+v (%v); want ok with its %d backups and WAL up to %s of timeline %d", st, err, *backups, segment, timeline)
+		src, err := stanzaInfo(ctx, pool, l, "wo")
+		if err != nil || src.WALMax != before.WALMax || len(src.Backups) != len(before.Backups) {
+			return fmt.Errorf("stanza wo after the restore: %d backups, WAL up to %s (%v); want it as the destroy left it: %d backups, WAL up to %s",
+				len(src.Backups), src.WALMax, err, len(before.Backups), before.WALMax)
 		}
-		t.Logf("restore: wo rebuilt from its own stanza on timeline %d, archiving %s into it", timeline, st.WALMax)
+		t.Logf("restore: wo_again restored from the stanza of the destroyed wo on timeline %d, archiving %s into its own stanza", timeline, own.WALMax)
 		return nil
 	}
 }
 
-// countBackups puts the number of stanza name's backups in n.
-func countBackups(pool *sshclient.Pool, l *lab.File, name string, n *int) resource.TestCheckFunc {
+// readStanza puts stanza name as node4's repository holds it in st.
+func readStanza(pool *sshclient.Pool, l *lab.File, name string, st *pgbackrest.Stanza) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		st, err := stanzaInfo(ctx, pool, l, name)
-		*n = len(st.Backups)
+		var err error
+		*st, err = stanzaInfo(ctx, pool, l, name)
 		return err
 	}
 }

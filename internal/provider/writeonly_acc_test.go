@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/erawan-cluster/terraform-provider-erawan/internal/lab"
+	"github.com/erawan-cluster/terraform-provider-erawan/internal/pgbackrest"
 )
 
 const woRes = "erawan_patroni_cluster.wo"
@@ -90,14 +92,14 @@ func TestAccPatroniCluster_writeOnlyPassword(t *testing.T) {
 	nullPassword := []statecheck.StateCheck{statecheck.ExpectKnownValue(woRes, tfjsonpath.New("superuser_password"), knownvalue.Null())}
 	pool := labPool(t, l)
 	restoreVars, lateVars := config.Variables{}, config.Variables{}
-	var woBackups int
+	var woLeft pgbackrest.Stanza
 	labels := map[string]string{}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6,
 		CheckDestroy: func(*terraform.State) error {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			return checkRepositoryKept(ctx, pool, l, "wo")
+			return errors.Join(checkRepositoryKept(ctx, pool, l, "wo"), checkRepositoryKept(ctx, pool, l, "wo_again"))
 		},
 		Steps: []resource.TestStep{
 			{
@@ -137,7 +139,7 @@ func TestAccPatroniCluster_writeOnlyPassword(t *testing.T) {
 				PreConfig:       quietPoint(t, l, second, lateVars),
 				Config:          woConfig(l, second, 2) + woRestoredConfig(l),
 				ConfigVariables: lateVars,
-				ExpectError:     regexp.MustCompile(`(?s)did not finish.*recovery ended before configured recovery target was reached`),
+				ExpectError:     regexp.MustCompile(`(?s)did not finish.*FATAL:\s+recovery\s+ended\s+before\s+configured\s+recovery\s+target\s+was\s+reached`),
 			},
 			// A new cluster from stanza "wo" at the time between the two
 			// rows written after its first backup (replacing the failed
@@ -163,6 +165,17 @@ func TestAccPatroniCluster_writeOnlyPassword(t *testing.T) {
 				ConfigVariables: restoreVars,
 				Check:           checkOnDemandBackups(t, pool, l, labels),
 			},
+			{ // import by <cluster_id>/<label>@<repository_host>
+				Config:            woConfig(l, second, 2) + woRestoredConfig(l) + woBackupsConfig(l),
+				ConfigVariables:   restoreVars,
+				ResourceName:      "erawan_patroni_backup.diff",
+				ImportState:       true,
+				ImportStateVerify: true,
+				ImportStateIdFunc: func(s *terraform.State) (string, error) {
+					return attrOf(s, "erawan_patroni_backup.diff", "id") + "@" + l.Hosts[3].Address, nil
+				},
+				ImportStateVerifyIgnore: []string{"nodes", "expire_on_destroy", "timeouts"},
+			},
 			// The incremental one expired by hand: kept in state as
 			// expired, and not taken again (the plan after is empty).
 			{
@@ -181,17 +194,18 @@ func TestAccPatroniCluster_writeOnlyPassword(t *testing.T) {
 			{
 				Config:          labProviderHCL(l) + woRestoredConfig(l),
 				ConfigVariables: restoreVars,
-				Check: resource.ComposeAggregateTestCheckFunc(countBackups(pool, l, "wo", &woBackups), func(*terraform.State) error {
+				Check: resource.ComposeAggregateTestCheckFunc(readStanza(pool, l, "wo", &woLeft), func(*terraform.State) error {
 					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 					defer cancel()
 					return checkRepositoryKept(ctx, pool, l, "wo")
 				}),
 			},
-			// ... and made again under its name from its own stanza.
+			// ... and a restore from its stanza still works: to the end of
+			// the archive, into a cluster with its own stanza.
 			{
-				Config:          labProviderHCL(l) + woRestoredConfig(l) + woRebuiltConfig(l),
+				Config:          labProviderHCL(l) + woRestoredConfig(l) + woAgainConfig(l),
 				ConfigVariables: restoreVars,
-				Check:           checkRebuilt(t, pool, l, &woBackups),
+				Check:           checkRestoredAfterLoss(t, pool, l, &woLeft),
 			},
 		},
 	})
