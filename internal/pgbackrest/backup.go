@@ -3,7 +3,9 @@ package pgbackrest
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 )
 
 // BackupTypes are pgBackRest's backup types (--type): full, diff (the
@@ -37,15 +39,43 @@ func BackupCommand(cluster, typ string) (string, error) {
 }
 
 // ExpireCommand is the shell command (run as root on the repository host)
-// that expires the backup label of cluster's stanza and the backups that
-// depend on it (pgBackRest expire --set), and applies the retention as
-// any expire does. pgBackRest refuses to expire the only full backup.
-func ExpireCommand(cluster, label string) (string, error) {
+// that expires the backup label of stanza in the repository at
+// repositoryPath, and the backups that depend on it (pgBackRest expire
+// --set; with --set, full and diff retention are not applied). It needs no
+// cluster's configuration, so it works after the cluster is gone, and
+// takes the repository host's lock of the stanza (LockPath). pgBackRest
+// refuses to expire the newest full backup unless an older full one of
+// the same database exists.
+func ExpireCommand(repositoryPath, stanza, label string) (string, error) {
 	if !ValidLabel(label) {
 		return "", fmt.Errorf("backup label %q: not a pgBackRest label", label)
 	}
-	return repositoryCommand(cluster, "--set="+label, "--log-level-console=info", "--log-level-stderr=info", "expire")
+	if err := CheckRepositoryPath(repositoryPath); err != nil {
+		return "", err
+	}
+	if !stanzaRE.MatchString(stanza) {
+		return "", fmt.Errorf("stanza %q: want 1-63 characters of a-z, A-Z, 0-9, _ and -", stanza)
+	}
+	return fmt.Sprintf("runuser -u %s -- pgbackrest --config=/dev/null --log-level-file=off --log-level-console=info --log-level-stderr=info --lock-path=%s --repo1-path=%s --stanza=%s --set=%s expire",
+		RepositoryUser, LockPath(stanza, true), repositoryPath, stanza, label), nil
 }
+
+// newLabelRE finds the label in pgBackRest backup's log line
+// "new backup label = <label>".
+var newLabelRE = regexp.MustCompile(`new backup label = ([0-9]{8}-[0-9]{6}F(?:_[0-9]{8}-[0-9]{6}[DI])?)`)
+
+// NewLabel reads the label of the backup BackupCommand took from its
+// output, or "".
+func NewLabel(out []byte) string {
+	if m := newLabelRE.FindSubmatch(out); m != nil {
+		return string(m[1])
+	}
+	return ""
+}
+
+// LockBusy reports whether pgBackRest's output says another process holds
+// the stanza's lock (error 050: a scheduled backup, another backup).
+func LockBusy(out []byte) bool { return strings.Contains(string(out), "[050]") }
 
 // MarkerCommand is the shell command (run as root on the repository host)
 // that prints the marker of cluster's backups there (RepositoryDir), whose

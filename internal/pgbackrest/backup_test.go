@@ -18,12 +18,22 @@ func TestRepositoryCommands(t *testing.T) {
 	if _, err := BackupCommand("orders; rm -rf /", "full"); err == nil {
 		t.Error("a cluster name with shell characters is refused")
 	}
-	e, err := ExpireCommand("orders", "20261122-100000F_20261123-010000D")
-	if err != nil || !strings.HasSuffix(e, "--stanza=orders --set=20261122-100000F_20261123-010000D --log-level-console=info --log-level-stderr=info expire") {
+	e, err := ExpireCommand("/srv/pgbackrest", "orders", "20261122-100000F_20261123-010000D")
+	if err != nil || e != "runuser -u pgbackrest -- pgbackrest --config=/dev/null --log-level-file=off --log-level-console=info --log-level-stderr=info "+
+		"--lock-path=/tmp/pgbackrest-erawan-repository.orders --repo1-path=/srv/pgbackrest --stanza=orders --set=20261122-100000F_20261123-010000D expire" {
 		t.Errorf("expire: %q (%v)", e, err)
 	}
-	if _, err := ExpireCommand("orders", "latest"); err == nil {
+	if _, err := ExpireCommand("/srv/pgbackrest", "orders", "latest"); err == nil {
 		t.Error("a label that is not pgBackRest's is refused")
+	}
+	if _, err := ExpireCommand("srv", "orders", "20261122-100000F"); err == nil {
+		t.Error("a relative repository path is refused")
+	}
+	if l := NewLabel([]byte("2026-12-07 00:07:01.123 P00   INFO: new backup label = 20261207-000523F_20261207-000701D\n")); l != "20261207-000523F_20261207-000701D" {
+		t.Errorf("new label %q", l)
+	}
+	if !LockBusy([]byte("P00  ERROR: [050]: unable to acquire lock on file")) || LockBusy([]byte("P00 INFO: backup command end")) {
+		t.Error("LockBusy")
 	}
 	if m, _ := MarkerCommand("orders"); m != "cat /etc/erawan/.pgbackrest/orders/erawan.json" {
 		t.Errorf("marker: %q", m)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -270,10 +271,13 @@ func repositoryHosts(s *pgcluster.Spec) []topology.Member {
 	return []topology.Member{s.Backup.RepositoryMember()}
 }
 
-// backupDrift probes the repository host of s's backups: its pgBackRest
+// backupDrift probes the repository host of s's backups (its pgBackRest
 // server and scheduled backups' timers active, the stanza ok with a valid
-// backup. An unreachable repository host is a warning, not drift.
-func backupDrift(ctx context.Context, c *clients, s *pgcluster.Spec, diags *diag.Diagnostics) []string {
+// backup; a failed last scheduled run is a warning) and each member that
+// answered in obs (its pgBackRest server active, WAL archiving not
+// failing). An unreachable repository host is a warning, not drift.
+func backupDrift(ctx context.Context, c *clients, s *pgcluster.Spec, obs *pgcluster.Observation, diags *diag.Diagnostics) []string {
+	members := memberBackupDrift(ctx, c, s, obs, diags)
 	var scheduled []string
 	for _, t := range []string{"full", "diff", "incr"} {
 		if _, ok := s.Backup.Schedule[t]; ok {
@@ -303,5 +307,50 @@ func backupDrift(ctx context.Context, c *clients, s *pgcluster.Spec, diags *diag
 		diags.AddWarning(fmt.Sprintf("Scheduled backups of %s failed", s.Name), strings.Join(failed, "\n")+
 			"\n\nThe timers stay as they are and run again on schedule; a plan does not repair a failed run.")
 	}
-	return findings
+	return append(findings, members...)
+}
+
+// memberBackupDrift runs pgbackrest.MemberProbeCommand on each member of
+// s that answered in obs, in parallel; a member whose probe fails is a
+// warning.
+func memberBackupDrift(ctx context.Context, c *clients, s *pgcluster.Spec, obs *pgcluster.Observation, diags *diag.Diagnostics) []string {
+	cmd, err := pgbackrest.MemberProbeCommand(s.Name, fmt.Sprintf("/usr/lib/postgresql/%d/bin", s.PostgresVersion), s.PostgresPort)
+	if err != nil {
+		diags.AddWarning("Members' backups not checked", err.Error())
+		return nil
+	}
+	reached := map[string]bool{}
+	for _, st := range obs.Statuses() {
+		reached[st.Name] = st.Reached()
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	findings := make([][]string, len(s.Nodes))
+	problems := make([]string, len(s.Nodes))
+	var wg sync.WaitGroup
+	for i, n := range s.Nodes {
+		if !reached[n.Name] {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := c.pool.Run(pctx, n.Address, c.sudo()+"sh -s", []byte(cmd))
+			if err == nil {
+				findings[i], err = pgbackrest.MemberFindings(out, s.Name, n.Name, n.Address)
+			}
+			if err != nil {
+				problems[i] = fmt.Sprintf("%s (%s): %v", n.Name, n.Address, err)
+			}
+		}()
+	}
+	wg.Wait()
+	var out []string
+	for i := range s.Nodes {
+		out = append(out, findings[i]...)
+		if problems[i] != "" {
+			diags.AddWarning(fmt.Sprintf("Backups of member %s not checked", s.Nodes[i].Name), problems[i])
+		}
+	}
+	return out
 }

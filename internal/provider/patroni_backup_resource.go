@@ -17,7 +17,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -100,7 +101,9 @@ func (r *patroniBackupResource) Schema(ctx context.Context, _ resource.SchemaReq
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "One on-demand pgBackRest backup of an `erawan_patroni_cluster` with `backup`, like CloudNativePG's `Backup` object. " +
 			"Create runs `pgbackrest backup` of the cluster's stanza on its repository host, as the cluster's scheduled backups do (from a replica when one is up), and records what pgBackRest reports. " +
-			"Backups of one stanza run one at a time. The backup is the repository's: when retention expires it, Read keeps it in state with `expired = true`, " +
+			"This provider takes the backups of one stanza one at a time, and waits (within the create timeout) while another process, such as a scheduled backup, holds the stanza's lock. " +
+			"A full backup counts toward the cluster's `retention_full` like any other: the oldest full backup beyond it expires, with the backups built on it. " +
+			"The backup is the repository's: when retention expires it, Read keeps it in state with `expired = true`, " +
 			"and the plan does **not** take it again (a new backup needs a new resource, or `terraform apply -replace`). " +
 			"Destroy forgets it and leaves it to retention, unless `expire_on_destroy = true`.",
 		Attributes: map[string]schema.Attribute{
@@ -110,10 +113,9 @@ func (r *patroniBackupResource) Schema(ctx context.Context, _ resource.SchemaReq
 				Validators:          []validator.String{stringvalidator.RegexMatches(clusterIDRE, "must be an erawan_patroni_cluster id (<name>-<12 hex digits>)")},
 				MarkdownDescription: "The `id` of the `erawan_patroni_cluster` to back up. Its name is the stanza; the repository host's marker of its backups must hold this id."},
 			"nodes": schema.ListNestedAttribute{Optional: true,
-				PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplace()},
-				Validators:    []validator.List{listvalidator.SizeAtLeast(1)},
+				Validators: []validator.List{listvalidator.SizeAtLeast(1)},
 				MarkdownDescription: "The cluster's `nodes`, to reach it: create first checks, on the first that answers, that the cluster's marker holds `cluster_id`. " +
-					"Omitted: only the repository host's marker is checked.",
+					"Omitted: only the repository host's marker is checked. A later change (a member added) is recorded and takes no new backup.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"name":    schema.StringAttribute{Required: true, MarkdownDescription: "Member name."},
 					"address": schema.StringAttribute{Required: true, Validators: []validator.String{addressValidator{}}, MarkdownDescription: "The node's IPv4 address."},
@@ -128,17 +130,20 @@ func (r *patroniBackupResource) Schema(ctx context.Context, _ resource.SchemaReq
 				Validators:          []validator.String{stringvalidator.OneOf(pgbackrest.BackupTypes...)},
 				MarkdownDescription: "`full`, `diff` (the changes since the last full backup) or `incr` (since the last backup). Default `full`."},
 			"expire_on_destroy": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
-				MarkdownDescription: "Expire the backup when the resource is destroyed (`pgbackrest expire --set`). Default `false`: destroy forgets it and retention expires it in time. " +
+				MarkdownDescription: "Expire the backup when the resource is destroyed (`pgbackrest expire --set`, from the repository path alone, so also after the cluster is gone). " +
+					"Default `false`: destroy forgets it and retention expires it in time. " +
 					"A backup that other backups build on (a diff or incr on top of it) is not expired, with a warning: pgBackRest would expire them too. " +
-					"pgBackRest refuses to expire the only full backup."},
-			"label":                 schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "The backup's label, such as `20261122-100000F`, from pgBackRest."},
-			"started_at":            schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "When the backup started (RFC 3339, UTC, second precision), from `pgbackrest info`."},
-			"stopped_at":            schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "When it stopped: the earliest point a restore from it reaches (RFC 3339)."},
-			"size_bytes":            schema.Int64Attribute{Computed: true, MarkdownDescription: "Size of the database it holds, in bytes (`info.size`)."},
-			"repository_size_bytes": schema.Int64Attribute{Computed: true, MarkdownDescription: "What it adds to the repository, compressed, in bytes (`info.repository.delta`)."},
-			"wal_start":             schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "The first WAL segment a restore of it needs."},
-			"wal_stop":              schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "The last WAL segment a restore of it needs to be consistent."},
-			"expired": schema.BoolAttribute{Computed: true,
+					"pgBackRest refuses to expire the newest full backup unless an older full one exists. A stanza whose marker on the repository host holds another cluster's id is left alone."},
+			"label":      schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "The backup's label, such as `20261122-100000F`, from pgBackRest."},
+			"started_at": schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "When the backup started (RFC 3339, UTC, second precision), from `pgbackrest info`."},
+			"stopped_at": schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "When it stopped (RFC 3339): a restore from it reaches any time from the following second."},
+			"size_bytes": schema.Int64Attribute{Computed: true, PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
+				MarkdownDescription: "Size of the database it holds, in bytes (`info.size`)."},
+			"repository_size_bytes": schema.Int64Attribute{Computed: true, PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
+				MarkdownDescription: "What it adds to the repository, compressed, in bytes (`info.repository.delta`)."},
+			"wal_start": schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "The first WAL segment a restore of it needs."},
+			"wal_stop":  schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "The last WAL segment a restore of it needs to be consistent."},
+			"expired": schema.BoolAttribute{Computed: true, PlanModifiers: []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()},
 				MarkdownDescription: "True once the repository no longer holds the backup (retention, or an expire by hand). It is not taken again."},
 			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Delete: true}),
 		},
@@ -220,7 +225,7 @@ func (r *patroniBackupResource) checkOwner(ctx context.Context, host, cluster, i
 
 // setBackup records backup b in m.
 func (m *patroniBackupModel) setBackup(b pgbackrest.Backup) {
-	m.Label, m.Type = types.StringValue(b.Label), types.StringValue(b.Type)
+	m.Label = types.StringValue(b.Label)
 	m.StartedAt, m.StoppedAt = types.StringValue(b.StartedAt.Format(time.RFC3339)), types.StringValue(b.StoppedAt.Format(time.RFC3339))
 	m.SizeBytes, m.RepositorySizeBytes = types.Int64Value(b.SizeBytes), types.Int64Value(b.RepositoryDeltaBytes)
 	m.WALStart, m.WALStop = types.StringValue(b.WALStart), types.StringValue(b.WALStop)
@@ -253,6 +258,9 @@ func (r *patroniBackupResource) Create(ctx context.Context, req resource.CreateR
 	unlock := lockStanza(host, cluster)
 	defer unlock()
 	before, err := r.stanza(ctx, host, cluster, repo)
+	if err == nil && before.StatusCode != pgbackrest.StatusOK && before.StatusCode != pgbackrest.StatusNoBackup {
+		err = fmt.Errorf("stanza %s in %s on %s: pgBackRest says %q (status %d); is repository_path the cluster's backup.repository_path?", cluster, repo, host, before.StatusMessage, before.StatusCode)
+	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read the stanza", err.Error()+"\n\nNo backup was taken.")
 		return
@@ -263,30 +271,35 @@ func (r *patroniBackupResource) Create(ctx context.Context, req resource.CreateR
 		return
 	}
 	start := time.Now()
-	if _, err := r.run(ctx, host, cmd); err != nil {
+	out, err := r.run(ctx, host, cmd)
+	for err != nil && pgbackrest.LockBusy([]byte(err.Error())) && ctx.Err() == nil {
+		// Another backup of the stanza (a scheduled one) holds its lock.
+		tflog.Info(ctx, "stanza busy, waiting", map[string]any{"stanza": cluster})
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
+		}
+		out, err = r.run(ctx, host, cmd)
+	}
+	if err != nil {
 		resp.Diagnostics.AddError(fmt.Sprintf("The %s backup of stanza %s failed", m.Type.ValueString(), cluster),
 			fmt.Sprintf("pgbackrest backup on the repository host %s: %v", host, err))
 		return
 	}
+	label := pgbackrest.NewLabel(out)
 	after, err := r.stanza(ctx, host, cluster, repo)
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot read the new backup", err.Error())
-		return
-	}
-	var made *pgbackrest.Backup
-	for i := len(after.Backups) - 1; i >= 0; i-- {
-		if _, old := before.Backup(after.Backups[i].Label); !old {
-			made = &after.Backups[i]
-			break
-		}
-	}
-	if made == nil {
+	made, found := after.Backup(label)
+	if err != nil || !found {
 		resp.Diagnostics.AddError("The new backup is not listed",
-			fmt.Sprintf("pgbackrest backup of stanza %s on %s succeeded, but pgbackrest info lists no backup it did not list before.", cluster, host))
+			fmt.Sprintf("pgbackrest backup of stanza %s on %s reported label %q, but pgbackrest info of %s does not list it (%v). The backup may exist; import it by its label.", cluster, host, label, repo, err))
 		return
 	}
-	m.setBackup(*made)
-	tflog.Info(ctx, "backup taken", map[string]any{"stanza": cluster, "label": made.Label, "seconds": time.Since(start).Seconds()})
+	if made.Type != m.Type.ValueString() {
+		resp.Diagnostics.AddWarning("pgBackRest took another type of backup",
+			fmt.Sprintf("A %s backup was asked of stanza %s, and pgBackRest took a %s one (%s): it does so when no backup for a %s to build on is usable.", m.Type.ValueString(), cluster, made.Type, made.Label, m.Type.ValueString()))
+	}
+	m.setBackup(made)
+	tflog.Info(ctx, "backup taken", map[string]any{"stanza": cluster, "label": made.Label, "type": made.Type, "seconds": time.Since(start).Seconds()})
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
@@ -306,16 +319,22 @@ func (r *patroniBackupResource) Read(ctx context.Context, req resource.ReadReque
 		resp.Diagnostics.AddWarning("Backup not checked", fmt.Sprintf("Backup %s of stanza %s: %v\n\nThe state keeps what it had.", m.Label.ValueString(), cluster, err))
 		return
 	}
-	if b, ok := st.Backup(m.Label.ValueString()); ok {
+	b, ok := st.Backup(m.Label.ValueString())
+	switch {
+	case ok:
 		m.setBackup(b)
-	} else {
+	case st.StatusCode == pgbackrest.StatusOK || st.StatusCode == pgbackrest.StatusNoBackup:
 		m.Expired = types.BoolValue(true)
+	default:
+		resp.Diagnostics.AddWarning("Backup not checked", fmt.Sprintf("Stanza %s in %s on %s: pgBackRest says %q (status %d). The state keeps what it had.",
+			cluster, repo, host, st.StatusMessage, st.StatusCode))
+		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// Update changes only expire_on_destroy, nodes-free settings and timeouts:
-// nothing on any host.
+// Update records expire_on_destroy, nodes and timeouts: nothing on any
+// host.
 func (r *patroniBackupResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan, state patroniBackupModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -323,7 +342,7 @@ func (r *patroniBackupResource) Update(ctx context.Context, req resource.UpdateR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	state.ExpireOnDestroy, state.Timeouts = plan.ExpireOnDestroy, plan.Timeouts
+	state.ExpireOnDestroy, state.Nodes, state.Timeouts = plan.ExpireOnDestroy, plan.Nodes, plan.Timeouts
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -342,6 +361,18 @@ func (r *patroniBackupResource) Delete(ctx context.Context, req resource.DeleteR
 	label := m.Label.ValueString()
 	unlock := lockStanza(host, cluster)
 	defer unlock()
+	// The stanza's marker on the repository host must hold this cluster's
+	// id, or be gone with the cluster's backups configuration; a stanza of
+	// another cluster of this name is left alone.
+	if cmd, err := pgbackrest.MarkerCommand(cluster); err == nil {
+		if out, err := r.run(ctx, host, cmd); err == nil {
+			if got, err := pgbackrest.MarkerID(out); err != nil || got != m.ClusterID.ValueString() {
+				resp.Diagnostics.AddWarning("Backup forgotten, not expired",
+					fmt.Sprintf("The backups of stanza %s on %s now belong to cluster id %q, not %s, so backup %s was not expired.", cluster, host, got, m.ClusterID.ValueString(), label))
+				return
+			}
+		}
+	}
 	st, err := r.stanza(ctx, host, cluster, repo)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read the stanza", err.Error()+"\n\nThe backup was not expired; apply again once the repository host answers, or set expire_on_destroy = false to forget it.")
@@ -355,7 +386,7 @@ func (r *patroniBackupResource) Delete(ctx context.Context, req resource.DeleteR
 			fmt.Sprintf("Backup %s of stanza %s is not expired: %s build on it, and pgBackRest would expire them with it. Retention expires it with them.", label, cluster, strings.Join(deps, ", ")))
 		return
 	}
-	cmd, err := pgbackrest.ExpireCommand(cluster, label)
+	cmd, err := pgbackrest.ExpireCommand(repo, cluster, label)
 	if err == nil {
 		_, err = r.run(ctx, host, cmd)
 	}
@@ -388,6 +419,7 @@ func (r *patroniBackupResource) ImportState(ctx context.Context, req resource.Im
 		return
 	}
 	m.setBackup(b)
+	m.Type = types.StringValue(b.Type)
 	m.Timeouts = timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType, "delete": types.StringType})}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

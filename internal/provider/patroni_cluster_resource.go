@@ -198,7 +198,7 @@ func (e patroniEngine) refresh(ctx context.Context, c *clients, m *patroniCluste
 	diags.Append(m.setObserved(ctx, obs, s.Nodes, refreshConfig)...)
 	d := obs.Drift(s.Nodes)
 	if s.Backup != nil && c != nil && obs.Reachable() > 0 {
-		d.Backup = backupDrift(ctx, c, s, diags)
+		d.Backup = backupDrift(ctx, c, s, obs, diags)
 	}
 	return d
 }

@@ -314,7 +314,7 @@ func expireByHand(t *testing.T, pool *sshclient.Pool, l *lab.File, labels map[st
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cmd, err := pgbackrest.ExpireCommand("wo", labels[name])
+		cmd, err := pgbackrest.ExpireCommand(pgbackrest.DefaultRepositoryPath, "wo", labels[name])
 		if err == nil {
 			var out []byte
 			out, err = pool.Run(ctx, l.Hosts[3].Address, cmd, nil)
@@ -348,6 +348,70 @@ func checkExpired(labels map[string]string, name string) resource.TestCheckFunc 
 		res := "erawan_patroni_backup." + name
 		if attrOf(s, res, "expired") != "true" || attrOf(s, res, "label") != labels[name] {
 			return fmt.Errorf("%s: expired %q, label %q; want true and %s", res, attrOf(s, res, "expired"), attrOf(s, res, "label"), labels[name])
+		}
+		return nil
+	}
+}
+
+// breakArchiving stops cluster "wo"'s pgBackRest servers (its member's on
+// lab host 2 and the repository host's on node4) and switches its WAL, then
+// waits until pg_stat_archiver shows archiving failing: drift the next
+// plan must report.
+func breakArchiving(t *testing.T, pool *sshclient.Pool, l *lab.File, pw string) func() {
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		for _, h := range []struct{ host, unit string }{{l.Hosts[2].Address, pgbackrest.MemberUnit("wo")}, {l.Hosts[3].Address, pgbackrest.RepositoryUnit("wo")}} {
+			if out, err := pool.Run(ctx, h.host, "systemctl stop "+h.unit+".service", nil); err != nil {
+				t.Fatalf("stopping %s on %s: %v: %s", h.unit, h.host, err, out)
+			}
+		}
+		c, err := connectAt(ctx, l.Hosts[2].Address, 5445, "postgres", pw, "postgres")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "checkpoint"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Exec(ctx, "select pg_switch_wal()"); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			var failing bool
+			if err := c.QueryRow(ctx, "select coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false) from pg_stat_archiver").Scan(&failing); err != nil {
+				t.Fatal(err)
+			}
+			if failing {
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatal("archiving did not fail with the repository's server stopped")
+			}
+			time.Sleep(time.Second)
+		}
+	}
+}
+
+// checkArchiving asserts that cluster "wo" archives again: its newest
+// archived segment after its newest failure, both pgBackRest servers up.
+func checkArchiving(pool *sshclient.Pool, l *lab.File, pw string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		c, err := connectAt(ctx, l.Hosts[2].Address, 5445, "postgres", pw, "postgres")
+		if err != nil {
+			return err
+		}
+		defer c.Close(ctx)
+		var failing bool
+		if err := c.QueryRow(ctx, "select coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false) from pg_stat_archiver").Scan(&failing); err != nil || failing {
+			return fmt.Errorf("archiving from wo still failing after apply (%v)", err)
+		}
+		for _, h := range []struct{ host, unit string }{{l.Hosts[2].Address, pgbackrest.MemberUnit("wo")}, {l.Hosts[3].Address, pgbackrest.RepositoryUnit("wo")}} {
+			if out, err := pool.Run(ctx, h.host, "systemctl is-active "+h.unit+".service", nil); err != nil {
+				return fmt.Errorf("%s on %s after apply: %v: %s", h.unit, h.host, err, out)
+			}
 		}
 		return nil
 	}

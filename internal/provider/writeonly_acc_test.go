@@ -190,6 +190,21 @@ func TestAccPatroniCluster_writeOnlyPassword(t *testing.T) {
 				ConfigVariables: restoreVars,
 				Check:           checkBackupGone(pool, l, labels, "diff"),
 			},
+			// Archiving broken on purpose (both pgBackRest servers stopped,
+			// a WAL switch failing to archive): the plan shows it ...
+			{
+				PreConfig:          breakArchiving(t, pool, l, second),
+				Config:             woConfig(l, second, 2) + woRestoredConfig(l),
+				ConfigVariables:    restoreVars,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			},
+			// ... and apply repairs it: the servers run and WAL is archived.
+			{
+				Config:          woConfig(l, second, 2) + woRestoredConfig(l),
+				ConfigVariables: restoreVars,
+				Check:           checkArchiving(pool, l, second),
+			},
 			// "wo" lost: destroyed, its repository kept ...
 			{
 				Config:          labProviderHCL(l) + woRestoredConfig(l),
