@@ -7,7 +7,8 @@
 # 3-member erawan_mysql_cluster and of a `terraform plan` against it.
 # Destroys everything afterwards.
 set -euo pipefail
-cd "$(dirname "$0")/bench"
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/bench"
 : "${TF_CLI_CONFIG_FILE:?set by make bench}" "${LAB_JSON:?set by make bench}"
 vars=(-input=false -var "lab_file=$LAB_JSON" -var "tenants=${BENCH_TENANTS:-20}")
 now() { date +%s.%N; }
@@ -40,3 +41,6 @@ if [ "$(grep -c '"image": "mysql"' "$LAB_JSON")" -ge 3 ]; then
 else
   echo "MySQL: the lab has no MySQL hosts (make lab-up LAB_MYSQL_NODES=3)"
 fi
+
+# Backups and restore (#10): its own configuration and clusters.
+"$here/bench/backup.sh"

@@ -29,13 +29,13 @@ func repositoryCommand(cluster string, args ...string) (string, error) {
 // BackupCommand is the shell command (run as root on the repository host)
 // that takes a backup of type typ (BackupTypes) of cluster's stanza, as the
 // cluster's scheduled backups do: from a replica when one is up. Its log
-// goes to standard error. Errors: an unknown type or a cluster name the
+// goes to standard output, where NewLabel finds the new backup's label. Errors: an unknown type or a cluster name the
 // command cannot carry.
 func BackupCommand(cluster, typ string) (string, error) {
 	if !slices.Contains(BackupTypes, typ) {
 		return "", fmt.Errorf("backup type %q: want one of %v", typ, BackupTypes)
 	}
-	return repositoryCommand(cluster, "--type="+typ, "--log-level-console=info", "--log-level-stderr=info", "backup")
+	return repositoryCommand(cluster, "--type="+typ, "--log-level-console=info", "--log-level-stderr=off", "backup")
 }
 
 // ExpireCommand is the shell command (run as root on the repository host)
@@ -56,7 +56,7 @@ func ExpireCommand(repositoryPath, stanza, label string) (string, error) {
 	if !stanzaRE.MatchString(stanza) {
 		return "", fmt.Errorf("stanza %q: want 1-63 characters of a-z, A-Z, 0-9, _ and -", stanza)
 	}
-	return fmt.Sprintf("runuser -u %s -- pgbackrest --config=/dev/null --log-level-file=off --log-level-console=info --log-level-stderr=info --lock-path=%s --repo1-path=%s --stanza=%s --set=%s expire",
+	return fmt.Sprintf("runuser -u %s -- pgbackrest --config=/dev/null --log-level-file=off --log-level-console=info --log-level-stderr=off --lock-path=%s --repo1-path=%s --stanza=%s --set=%s expire",
 		RepositoryUser, LockPath(stanza, true), repositoryPath, stanza, label), nil
 }
 

@@ -9,7 +9,7 @@ import (
 // repository's account with the cluster's configuration there.
 func TestRepositoryCommands(t *testing.T) {
 	b, err := BackupCommand("orders", "diff")
-	if err != nil || b != "runuser -u pgbackrest -- pgbackrest --config=/etc/erawan/.pgbackrest/orders/pgbackrest.conf --stanza=orders --type=diff --log-level-console=info --log-level-stderr=info backup" {
+	if err != nil || b != "runuser -u pgbackrest -- pgbackrest --config=/etc/erawan/.pgbackrest/orders/pgbackrest.conf --stanza=orders --type=diff --log-level-console=info --log-level-stderr=off backup" {
 		t.Errorf("backup: %q (%v)", b, err)
 	}
 	if _, err := BackupCommand("orders", "snapshot"); err == nil {
@@ -19,7 +19,7 @@ func TestRepositoryCommands(t *testing.T) {
 		t.Error("a cluster name with shell characters is refused")
 	}
 	e, err := ExpireCommand("/srv/pgbackrest", "orders", "20261122-100000F_20261123-010000D")
-	if err != nil || e != "runuser -u pgbackrest -- pgbackrest --config=/dev/null --log-level-file=off --log-level-console=info --log-level-stderr=info "+
+	if err != nil || e != "runuser -u pgbackrest -- pgbackrest --config=/dev/null --log-level-file=off --log-level-console=info --log-level-stderr=off "+
 		"--lock-path=/tmp/pgbackrest-erawan-repository.orders --repo1-path=/srv/pgbackrest --stanza=orders --set=20261122-100000F_20261123-010000D expire" {
 		t.Errorf("expire: %q (%v)", e, err)
 	}

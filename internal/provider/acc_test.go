@@ -653,7 +653,7 @@ func checkTLSOf(t *testing.T, pool *sshclient.Pool, l *lab.File, name string, wa
 				return fmt.Errorf("etcd on %s answered a client without a certificate (%s)", h.Name, resp.Status)
 			}
 			out, err := pool.Run(ctx, h.Address, "cd /etc/erawan/"+name+"/tls && ETCDCTL_CACERT=ca.crt ETCDCTL_CERT=node.crt ETCDCTL_KEY=etcd.key etcdctl --endpoints="+
-				"https://"+h.Address+":2379 endpoint health && stat -c '%n %a %U' etcd.key postgres.key && ls -A /etc/erawan/.tls-pending 2>/dev/null | wc -l", nil)
+				"https://"+h.Address+":2379 endpoint health && stat -c '%n %a %U' etcd.key postgres.key && ls -A /etc/erawan/.tls-pending 2>/dev/null | grep -c '^"+name+"-' || true", nil)
 			if err != nil || !strings.Contains(string(out), "is healthy") ||
 				!strings.Contains(string(out), "etcd.key 600 etcd") || !strings.Contains(string(out), "postgres.key 600 postgres") ||
 				!strings.HasSuffix(strings.TrimSpace(string(out)), "\n0") {

@@ -353,18 +353,18 @@ func checkExpired(labels map[string]string, name string) resource.TestCheckFunc 
 	}
 }
 
-// breakArchiving stops cluster "wo"'s pgBackRest servers (its member's on
-// lab host 2 and the repository host's on node4) and switches its WAL, then
-// waits until pg_stat_archiver shows archiving failing: drift the next
-// plan must report.
+// breakArchiving breaks cluster "wo"'s side of its backups on lab host 2:
+// its pgBackRest configuration names a repository configuration that does
+// not exist (archive-push fails at once) and its pgBackRest server is
+// stopped. It switches the WAL and waits until pg_stat_archiver shows
+// archiving failing: drift the next plan must report.
 func breakArchiving(t *testing.T, pool *sshclient.Pool, l *lab.File, pw string) func() {
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		for _, h := range []struct{ host, unit string }{{l.Hosts[2].Address, pgbackrest.MemberUnit("wo")}, {l.Hosts[3].Address, pgbackrest.RepositoryUnit("wo")}} {
-			if out, err := pool.Run(ctx, h.host, "systemctl stop "+h.unit+".service", nil); err != nil {
-				t.Fatalf("stopping %s on %s: %v: %s", h.unit, h.host, err, out)
-			}
+		if out, err := pool.Run(ctx, l.Hosts[2].Address, "sed -i 's|^repo1-host-config=.*|repo1-host-config=/nonexistent/pgbackrest.conf|' /etc/erawan/wo/pgbackrest.conf && systemctl stop "+
+			pgbackrest.MemberUnit("wo")+".service", nil); err != nil {
+			t.Fatalf("breaking wo's pgBackRest on %s: %v: %s", l.Hosts[2].Name, err, out)
 		}
 		c, err := connectAt(ctx, l.Hosts[2].Address, 5445, "postgres", pw, "postgres")
 		if err != nil {
@@ -394,7 +394,7 @@ func breakArchiving(t *testing.T, pool *sshclient.Pool, l *lab.File, pw string) 
 }
 
 // checkArchiving asserts that cluster "wo" archives again: its newest
-// archived segment after its newest failure, both pgBackRest servers up.
+// archived segment after its newest failure, its pgBackRest servers up.
 func checkArchiving(pool *sshclient.Pool, l *lab.File, pw string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
